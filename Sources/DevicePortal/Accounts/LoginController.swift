@@ -1,0 +1,77 @@
+import Fluent
+import Vapor
+
+/// Web sign-in and sign-out.
+enum LoginController {
+    struct LoginPage: Encodable {
+        let email: String
+        let next: String
+        let csrfToken: String
+        let error: String?
+    }
+
+    struct LoginForm: Content {
+        let email: String?
+        let password: String?
+        let next: String?
+    }
+
+    @Sendable static func show(req: Request) async throws -> Response {
+        let next = SafeRedirect.target(req.query[String.self, at: "next"])
+        if req.signedIn != nil { return req.redirect(to: next) }
+        return try await page(req, email: "", next: next, error: nil, status: .ok)
+    }
+
+    @Sendable static func signIn(req: Request) async throws -> Response {
+        let form = try req.content.decode(LoginForm.self)
+        let email = User.normalize(email: form.email ?? "")
+        let next = SafeRedirect.target(form.next)
+        guard let user = try await authenticate(req, email: email, password: form.password ?? "") else {
+            // The same answer for an unknown email and a wrong password.
+            return try await page(
+                req, email: email, next: next, error: "The email or the password is not right.", status: .unauthorized)
+        }
+        if let old = req.signedIn {
+            try await WebSession.query(on: req.db).filter(\.$id == old.sessionID).delete()
+        }
+        let secret = OpaqueSecret.hex()
+        let session = WebSession(
+            tokenHash: OpaqueSecret.hash(secret), csrfToken: OpaqueSecret.hex(), userID: try user.requireID(),
+            expiresAt: Date().addingTimeInterval(SessionCookie.lifetime), ip: req.clientIP, userAgent: req.userAgent)
+        try await session.create(on: req.db)
+        let response = req.redirect(to: next, redirectType: .normal)
+        response.cookies[SessionCookie.name] = SessionCookie.value(secret, secure: req.application.servesHTTPS)
+        return response
+    }
+
+    @Sendable static func signOut(req: Request) async throws -> Response {
+        let signedIn = try req.requireSignedIn()
+        try await WebSession.query(on: req.db).filter(\.$id == signedIn.sessionID).delete()
+        let response = req.redirect(to: "/login", redirectType: .normal)
+        response.cookies[SessionCookie.name] = SessionCookie.expired(secure: req.application.servesHTTPS)
+        return response
+    }
+
+    /// Checks the password with bcrypt; an unknown email is checked against a dummy hash,
+    /// so both take the same time.
+    private static func authenticate(_ req: Request, email: String, password: String) async throws -> User? {
+        guard !email.isEmpty, !password.isEmpty, password.utf8.count <= Passwords.maxBytes else { return nil }
+        let user = try await User.find(email: email, on: req.db)
+        let hash = user?.passwordHash ?? req.application.dummyPasswordHash
+        let matches = try await req.password.async.verify(password, created: hash)
+        return matches ? user : nil
+    }
+
+    private static func page(
+        _ req: Request, email: String, next: String, error: String?, status: HTTPStatus
+    ) async throws -> Response {
+        // Before sign-in the form's token is checked against a cookie of its own.
+        let anonymous = req.signedIn == nil ? CSRFMiddleware.anonymousToken(for: req) : nil
+        let csrfToken = req.signedIn?.csrfToken ?? anonymous?.token ?? ""
+        let response = try await req.renderPage(
+            "login", title: "Sign in", LoginPage(email: email, next: next, csrfToken: csrfToken, error: error),
+            status: status)
+        if let anonymous { response.cookies[CSRFMiddleware.cookieName] = anonymous.cookie }
+        return response
+    }
+}

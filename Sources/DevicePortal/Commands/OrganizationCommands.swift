@@ -1,0 +1,146 @@
+import Fluent
+import Vapor
+
+/// `portal create-org --slug S --name N`
+struct CreateOrganizationCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "slug", help: "Lowercase letters, digits and dashes; used in URLs.")
+        var slug: String?
+        @Option(name: "name", help: "The organization's display name.")
+        var name: String?
+        init() {}
+    }
+
+    var help: String { "Creates an organization." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let slug = try signature.slug.required("slug")
+        let name = try signature.name.required("name")
+        guard Organization.isValidSlug(slug) else {
+            throw CommandFailure(
+                "\"\(slug)\" is not a valid slug: use 1 to 40 lowercase letters, digits and inner dashes.")
+        }
+        guard name.count <= 100 else { throw CommandFailure("The name must be at most 100 characters.") }
+        let db = context.application.db
+        guard try await Organization.find(slug: slug, on: db) == nil else {
+            throw CommandFailure("An organization with the slug \(slug) already exists.")
+        }
+        let organization = Organization(slug: slug, name: name)
+        try await organization.create(on: db)
+        context.console.print("Created organization \(slug) (\(name)), id \(try organization.requireID()).")
+    }
+}
+
+/// `portal create-role --org S --name N --permissions p1,p2,...`
+struct CreateRoleCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "org", help: "The organization's slug.")
+        var org: String?
+        @Option(name: "name", help: "The role's name: [a-z][a-z0-9-]{0,31}, not a built-in name.")
+        var name: String?
+        @Option(name: "permissions", help: "Comma-separated permissions, e.g. members:read,queries:read.")
+        var permissions: String?
+        init() {}
+    }
+
+    var help: String { "Creates a custom role in an organization." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let db = context.application.db
+        let organization = try await CommandLookups(db: db).organization(slug: try signature.org.required("org"))
+        let name = try signature.name.required("name")
+        guard Role.isValidCustomName(name) else {
+            throw CommandFailure(
+                "\"\(name)\" is not a valid role name: use [a-z][a-z0-9-]{0,31}, and not owner, admin, member or viewer."
+            )
+        }
+        var permissions = Set<Permission>()
+        for raw in try signature.permissions.required("permissions").split(separator: ",") {
+            let trimmed = raw.trimmingCharacters(in: .whitespaces)
+            guard let permission = Permission(rawValue: trimmed) else {
+                let known = Permission.allCases.map(\.rawValue).joined(separator: ", ")
+                throw CommandFailure("Unknown permission \"\(trimmed)\". Known permissions: \(known).")
+            }
+            permissions.insert(permission)
+        }
+        guard try await Role.find(named: name, in: try organization.requireID(), on: db) == nil else {
+            throw CommandFailure("\(organization.slug) already has a role named \(name).")
+        }
+        let role = Role(name: name, permissions: permissions, organizationID: try organization.requireID())
+        try await role.create(on: db)
+        context.console.print(
+            "Created role \(name) in \(organization.slug) with \(Permission.encode(permissions)).")
+    }
+}
+
+/// `portal add-member --org S --email E --role R`
+struct AddMemberCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "org", help: "The organization's slug.")
+        var org: String?
+        @Option(name: "email", help: "The user's email.")
+        var email: String?
+        @Option(name: "role", help: "owner, admin, member, viewer or a custom role of the organization.")
+        var role: String?
+        init() {}
+    }
+
+    var help: String { "Adds a user to an organization with a role." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let db = context.application.db
+        let lookups = CommandLookups(db: db)
+        let organization = try await lookups.organization(slug: try signature.org.required("org"))
+        let user = try await lookups.user(email: try signature.email.required("email"))
+        let role = try await lookups.role(named: try signature.role.required("role"), in: organization)
+        try await MemberAdministration.add(user: user, to: organization, role: role, on: db)
+        context.console.print("Added \(user.email) to \(organization.slug) as \(role.name).")
+    }
+}
+
+/// `portal set-role --org S --email E --role R`
+struct SetRoleCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "org", help: "The organization's slug.")
+        var org: String?
+        @Option(name: "email", help: "The member's email.")
+        var email: String?
+        @Option(name: "role", help: "owner, admin, member, viewer or a custom role of the organization.")
+        var role: String?
+        init() {}
+    }
+
+    var help: String { "Changes a member's role; it counts on their tokens' next request." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let db = context.application.db
+        let lookups = CommandLookups(db: db)
+        let organization = try await lookups.organization(slug: try signature.org.required("org"))
+        let user = try await lookups.user(email: try signature.email.required("email"))
+        let role = try await lookups.role(named: try signature.role.required("role"), in: organization)
+        try await MemberAdministration.setRole(of: user, in: organization, to: role, on: db)
+        context.console.print("\(user.email) is now \(role.name) in \(organization.slug).")
+    }
+}
+
+/// `portal remove-member --org S --email E`
+struct RemoveMemberCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "org", help: "The organization's slug.")
+        var org: String?
+        @Option(name: "email", help: "The member's email.")
+        var email: String?
+        init() {}
+    }
+
+    var help: String { "Removes a member from an organization and revokes their tokens there." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let db = context.application.db
+        let lookups = CommandLookups(db: db)
+        let organization = try await lookups.organization(slug: try signature.org.required("org"))
+        let user = try await lookups.user(email: try signature.email.required("email"))
+        let revoked = try await MemberAdministration.remove(user, from: organization, on: db)
+        context.console.print("Removed \(user.email) from \(organization.slug); revoked \(revoked) token(s).")
+    }
+}

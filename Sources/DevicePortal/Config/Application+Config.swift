@@ -1,0 +1,34 @@
+import Vapor
+
+extension Application {
+    private struct ConfigKey: StorageKey {
+        typealias Value = PortalConfig
+    }
+
+    /// The configuration `configure` was given.
+    public var config: PortalConfig {
+        get {
+            guard let config = storage[ConfigKey.self] else { fatalError("configure(_:with:) has not run") }
+            return config
+        }
+        set { storage[ConfigKey.self] = newValue }
+    }
+
+    /// `PUBLIC_BASE_URL`, or the address the server is bound to.
+    var publicBaseURL: String {
+        if let url = config.publicBaseURL { return url }
+        let server = http.server.configuration
+        return "http://\(server.hostname):\(server.port)"
+    }
+
+    /// Cookies get `Secure` when users reach the portal over https.
+    var servesHTTPS: Bool { config.publicBaseURL?.hasPrefix("https://") == true }
+}
+
+extension Request {
+    /// The peer's IP address, as shown on the approval page and used by the rate limits.
+    var clientIP: String? { remoteAddress?.ipAddress }
+
+    /// The user agent, cut to a length that is safe to store and show.
+    var userAgent: String? { headers.first(name: .userAgent).map { String($0.prefix(300)) } }
+}

@@ -1,0 +1,131 @@
+import Vapor
+
+/// Everything the portal reads from its environment, parsed once at start-up.
+public struct PortalConfig: Sendable {
+    public var database: DatabaseURL
+    /// `nil` means "derive it from the address the server is bound to".
+    public var publicBaseURL: String?
+    public var deviceCodeTTL: Int
+    public var devicePollInterval: Int
+    public var tokenTTL: Int
+    public var sessionJWTTTL: Int
+    public var portalName: String
+    public var autoMigrate: Bool
+    /// Bcrypt cost for new password hashes; tests lower it, the environment never can below 10.
+    public var bcryptCost: Int
+
+    public init(
+        database: DatabaseURL = .sqliteFile("portal.sqlite"),
+        publicBaseURL: String? = nil,
+        deviceCodeTTL: Int = 900,
+        devicePollInterval: Int = 5,
+        tokenTTL: Int = 7_776_000,
+        sessionJWTTTL: Int = 60,
+        portalName: String = "DevicePortal",
+        autoMigrate: Bool = true,
+        bcryptCost: Int = 12
+    ) {
+        self.database = database
+        self.publicBaseURL = publicBaseURL
+        self.deviceCodeTTL = deviceCodeTTL
+        self.devicePollInterval = devicePollInterval
+        self.tokenTTL = tokenTTL
+        self.sessionJWTTTL = sessionJWTTTL
+        self.portalName = portalName
+        self.autoMigrate = autoMigrate
+        self.bcryptCost = bcryptCost
+    }
+
+    /// Reads the contract's variables; a bad value throws an error naming the variable.
+    public static func fromEnvironment(_ read: @escaping (String) -> String? = { Environment.get($0) }) throws
+        -> PortalConfig
+    {
+        let env = EnvironmentReader(read: read)
+        return PortalConfig(
+            database: try env.value(
+                "DATABASE_URL", default: DatabaseURL.sqliteFile("portal.sqlite"), parse: DatabaseURL.init),
+            publicBaseURL: try env.optional("PUBLIC_BASE_URL", parse: Self.parseBaseURL),
+            deviceCodeTTL: try env.seconds("DEVICE_CODE_TTL", default: 900, within: 60...86_400),
+            devicePollInterval: try env.seconds("DEVICE_POLL_INTERVAL", default: 5, within: 1...60),
+            tokenTTL: try env.seconds("TOKEN_TTL", default: 7_776_000, within: 60...(5 * 365 * 86_400)),
+            sessionJWTTTL: try env.seconds("SESSION_JWT_TTL", default: 60, within: 10...3_600),
+            portalName: try env.value("PORTAL_NAME", default: "DevicePortal", parse: Self.parseName),
+            autoMigrate: try env.value("AUTO_MIGRATE", default: true, parse: Self.parseBool),
+            bcryptCost: try env.value("BCRYPT_COST", default: 12) {
+                Int($0).flatMap { (10...16).contains($0) ? $0 : nil }
+            }
+        )
+    }
+
+    static func parseBaseURL(_ raw: String) -> String? {
+        let trimmed = raw.hasSuffix("/") ? String(raw.dropLast()) : raw
+        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", url.host != nil, url.query == nil, url.fragment == nil
+        else { return nil }
+        return trimmed
+    }
+
+    static func parseName(_ raw: String) -> String? {
+        let name = raw.trimmingCharacters(in: .whitespaces)
+        return (1...60).contains(name.count) ? name : nil
+    }
+
+    static func parseBool(_ raw: String) -> Bool? {
+        switch raw.lowercased() {
+        case "true", "1", "yes": true
+        case "false", "0", "no": false
+        default: nil
+        }
+    }
+}
+
+/// A configuration value that could not be used; the message names the variable.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let variable: String
+    public let value: String
+    public let expected: String
+    public var description: String {
+        "Invalid \(variable)=\"\(value)\": expected \(expected)."
+    }
+}
+
+private struct EnvironmentReader {
+    let read: (String) -> String?
+
+    func value<T>(_ name: String, default fallback: T, parse: (String) -> T?) throws -> T {
+        guard let raw = read(name), !raw.isEmpty else { return fallback }
+        guard let parsed = parse(raw) else {
+            throw ConfigurationError(variable: name, value: DatabaseURL.redacted(raw), expected: Self.expectation(name))
+        }
+        return parsed
+    }
+
+    func optional<T>(_ name: String, parse: (String) -> T?) throws -> T? {
+        guard let raw = read(name), !raw.isEmpty else { return nil }
+        guard let parsed = parse(raw) else {
+            throw ConfigurationError(variable: name, value: raw, expected: Self.expectation(name))
+        }
+        return parsed
+    }
+
+    func seconds(_ name: String, default fallback: Int, within range: ClosedRange<Int>) throws -> Int {
+        guard let raw = read(name), !raw.isEmpty else { return fallback }
+        guard let seconds = Int(raw), range.contains(seconds) else {
+            throw ConfigurationError(
+                variable: name, value: raw,
+                expected: "a whole number of seconds from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return seconds
+    }
+
+    static func expectation(_ name: String) -> String {
+        switch name {
+        case "DATABASE_URL": "sqlite://PATH, sqlite://:memory: or postgres://USER:PASS@HOST:PORT/DB"
+        case "PUBLIC_BASE_URL": "an http or https origin such as https://portal.example.com"
+        case "PORTAL_NAME": "a name of 1 to 60 characters"
+        case "AUTO_MIGRATE": "true or false"
+        case "BCRYPT_COST": "a whole number from 10 to 16"
+        default: "a valid value"
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Fluent
+import Vapor
+
+/// The pages where a signed-in person enters a user code, sees which app and machine is
+/// asking, and approves it for one of their organizations or denies it.
+enum DeviceApprovalController {
+    struct EnterPage: Encodable {
+        let userCode: String
+        let csrfToken: String
+        let error: String?
+    }
+
+    struct ConfirmPage: Encodable {
+        let userCode: String
+        let clientName: String
+        let deviceName: String?
+        let requesterIP: String
+        let approverIP: String
+        let differentIP: Bool
+        let userAgent: String?
+        let requestedAgo: String
+        let organizations: [OrganizationChoice]
+        let csrfToken: String
+    }
+
+    struct ResultPage: Encodable {
+        let clientName: String
+        let deviceName: String?
+        let organizationName: String?
+    }
+
+    struct CodeForm: Content {
+        let userCode: String?
+
+        enum CodingKeys: String, CodingKey { case userCode = "user_code" }
+    }
+
+    struct DecisionForm: Content {
+        let userCode: String?
+        let org: String?
+        let action: String?
+
+        enum CodingKeys: String, CodingKey {
+            case userCode = "user_code"
+            case org, action
+        }
+    }
+
+    @Sendable static func enter(req: Request) async throws -> Response {
+        let signedIn = try req.requireSignedIn()
+        // Prefilled from the link the app showed, but never approved without a click.
+        let prefill = req.query[String.self, at: "user_code"].flatMap(UserCode.normalize).map(UserCode.display)
+        return try await req.renderPage(
+            "device/enter", title: "Connect a device",
+            EnterPage(userCode: prefill ?? "", csrfToken: signedIn.csrfToken, error: nil))
+    }
+
+    @Sendable static func confirm(req: Request) async throws -> Response {
+        let signedIn = try req.requireSignedIn()
+        let form = try req.content.decode(CodeForm.self)
+        let (pending, attempt) = try await findCounted(form.userCode, req: req)
+        guard let pending else { return try await wrongCode(req, typed: form.userCode) }
+        try await attempt.release()
+        let authorization = pending.authorization
+        let approverIP = req.clientIP ?? "unknown"
+        let requesterIP = authorization.requesterIP ?? "unknown"
+        return try await req.renderPage(
+            "device/confirm", title: "Approve this device?",
+            ConfirmPage(
+                userCode: UserCode.display(authorization.userCode), clientName: pending.client.name,
+                deviceName: authorization.deviceName, requesterIP: requesterIP, approverIP: approverIP,
+                differentIP: requesterIP != approverIP, userAgent: authorization.requesterUserAgent,
+                requestedAgo: Self.ago(authorization.createdAt ?? Date()),
+                organizations: try await OrganizationChoice.forDeviceSignIn(userID: signedIn.userID, on: req.db),
+                csrfToken: signedIn.csrfToken))
+    }
+
+    @Sendable static func decide(req: Request) async throws -> Response {
+        let signedIn = try req.requireSignedIn()
+        let form = try req.content.decode(DecisionForm.self)
+        guard form.action == "approve" || form.action == "deny" else {
+            throw PageError.badRequest("Choose Approve or Deny.")
+        }
+        let (pending, attempt) = try await findCounted(form.userCode, req: req)
+        guard let pending else { return try await wrongCode(req, typed: form.userCode) }
+        try await attempt.release()
+        let userCode = pending.authorization.userCode
+        let result = ResultPage(
+            clientName: pending.client.name, deviceName: pending.authorization.deviceName, organizationName: nil)
+        if form.action == "deny" {
+            guard try await PendingDevice.deny(userCode: userCode, on: req.db) else { throw Self.alreadyDecided }
+            return try await req.renderPage("device/denied", title: "Device denied", result)
+        }
+        let choices = try await OrganizationChoice.forDeviceSignIn(userID: signedIn.userID, on: req.db)
+        guard let organization = choices.first(where: { $0.slug == form.org }) else {
+            throw PageError.badRequest("Choose one of your organizations that allows device sign-in.")
+        }
+        guard
+            try await PendingDevice.approve(
+                userCode: userCode, userID: signedIn.userID, organizationID: organization.id, on: req.db)
+        else { throw Self.alreadyDecided }
+        return try await req.renderPage(
+            "device/approved", title: "Device connected",
+            ResultPage(
+                clientName: result.clientName, deviceName: result.deviceName, organizationName: organization.name))
+    }
+
+    static let alreadyDecided = PageError(
+        status: .conflict, title: "Already decided",
+        message: "This code can no longer be approved: it was already approved or denied, or it has expired.")
+
+    /// Looks a typed code up, counting the attempt against the wrong-code limits of this
+    /// user and this IP; the caller releases the attempt when the code was right.
+    private static func findCounted(_ typed: String?, req: Request) async throws
+        -> (PendingDevice?, RateLimiter.Reservation)
+    {
+        let signedIn = try req.requireSignedIn()
+        let attempt = try await RateLimiter.wrongUserCodes(on: req.db).reserve([
+            "user-code:user:\(signedIn.userID)", "user-code:ip:\(req.clientIP ?? "unknown")",
+        ])
+        if let retryAfter = attempt.retryAfter { throw PageError.tooManyAttempts(retryAfter: retryAfter) }
+        guard let code = typed.flatMap(UserCode.normalize) else { return (nil, attempt) }
+        return (try await PendingDevice.find(userCode: code, on: req.db), attempt)
+    }
+
+    private static func wrongCode(_ req: Request, typed: String?) async throws -> Response {
+        try await req.renderPage(
+            "device/enter", title: "Connect a device",
+            EnterPage(
+                userCode: String((typed ?? "").prefix(20)), csrfToken: try req.requireSignedIn().csrfToken,
+                error: "That code is not valid. It may have expired or been used already; check it and try again."),
+            status: .badRequest)
+    }
+
+    static func ago(_ date: Date, now: Date = Date()) -> String {
+        let seconds = max(0, Int(now.timeIntervalSince(date)))
+        switch seconds {
+        case ..<60: return "less than a minute ago"
+        case ..<120: return "1 minute ago"
+        default: return "\(seconds / 60) minutes ago"
+        }
+    }
+}

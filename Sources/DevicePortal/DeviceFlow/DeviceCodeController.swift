@@ -1,0 +1,92 @@
+import Fluent
+import Vapor
+
+/// `POST /auth/device/code`: a desktop app starts the flow (RFC 8628 §3.1, §3.2).
+enum DeviceCodeController {
+    static let maxDeviceNameLength = 100
+
+    struct Form: Decodable {
+        let clientID: String?
+        let scope: String?
+        let deviceName: String?
+
+        enum CodingKeys: String, CodingKey {
+            case clientID = "client_id"
+            case scope
+            case deviceName = "device_name"
+        }
+    }
+
+    struct CodeResponse: Content {
+        let deviceCode: String
+        let userCode: String
+        let verificationURI: String
+        let verificationURIComplete: String
+        let expiresIn: Int
+        let interval: Int
+
+        enum CodingKeys: String, CodingKey {
+            case deviceCode = "device_code"
+            case userCode = "user_code"
+            case verificationURI = "verification_uri"
+            case verificationURIComplete = "verification_uri_complete"
+            case expiresIn = "expires_in"
+            case interval
+        }
+    }
+
+    @Sendable static func issue(req: Request) async throws -> CodeResponse {
+        let form = try req.oauthForm(Form.self)
+        let clientID = try requiredParameter(form.clientID, "client_id")
+        // Scopes are accepted and ignored: tokens carry none.
+        if let scope = form.scope, scope.count > 1_000 {
+            throw JSONError.invalidRequest("Parameter scope is longer than 1000 characters.")
+        }
+        let deviceName = try Self.deviceName(form.deviceName)
+        let client = try await OAuthClient.requirePublic(clientID, on: req.db)
+        let config = req.application.config
+        let deviceCode = OpaqueSecret.base64URL()
+        let userCode = try await insertWithUniqueUserCode(on: req.db) { userCode in
+            DeviceAuthorization(
+                deviceCodeHash: OpaqueSecret.hash(deviceCode), userCode: userCode, clientID: try client.requireID(),
+                expiresAt: Date().addingTimeInterval(TimeInterval(config.deviceCodeTTL)),
+                pollInterval: config.devicePollInterval, deviceName: deviceName, requesterIP: req.clientIP,
+                requesterUserAgent: req.userAgent)
+        }
+        let verificationURI = req.application.publicBaseURL + "/auth/device"
+        let shown = UserCode.display(userCode)
+        return CodeResponse(
+            deviceCode: deviceCode, userCode: shown, verificationURI: verificationURI,
+            verificationURIComplete: verificationURI + "?user_code=" + shown, expiresIn: config.deviceCodeTTL,
+            interval: config.devicePollInterval)
+    }
+
+    /// Trimmed, at most 100 characters, no control characters; empty means none.
+    static func deviceName(_ raw: String?) throws -> String? {
+        guard let name = raw?.trimmingCharacters(in: .whitespaces), !name.isEmpty else { return nil }
+        guard name.count <= maxDeviceNameLength else {
+            throw JSONError.invalidRequest("device_name is longer than \(maxDeviceNameLength) characters.")
+        }
+        guard !name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+            throw JSONError.invalidRequest("device_name contains control characters.")
+        }
+        return name
+    }
+
+    /// User codes are short, so a fresh one can collide with a live one; the unique index
+    /// catches that and another code is drawn.
+    private static func insertWithUniqueUserCode(
+        on db: any Database, _ make: (String) throws -> DeviceAuthorization
+    ) async throws -> String {
+        for attempt in 1...5 {
+            let userCode = UserCode.generate()
+            do {
+                try await make(userCode).create(on: db)
+                return userCode
+            } catch let error as any DatabaseError where error.isConstraintFailure && attempt < 5 {
+                continue
+            }
+        }
+        throw Abort(.serviceUnavailable, reason: "Could not allocate a user code.")
+    }
+}

@@ -1,0 +1,108 @@
+import Fluent
+import Vapor
+
+/// `POST /auth/device/token`: the app's poll, and the one exchange of an approved code
+/// for an API token (RFC 8628 §3.4, §3.5).
+enum DeviceTokenController {
+    static let grantType = "urn:ietf:params:oauth:grant-type:device_code"
+
+    struct Form: Decodable {
+        let grantType: String?
+        let deviceCode: String?
+        let clientID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case grantType = "grant_type"
+            case deviceCode = "device_code"
+            case clientID = "client_id"
+        }
+    }
+
+    struct TokenResponse: Content {
+        let accessToken: String
+        let tokenType = "Bearer"
+        let expiresIn: Int
+        let user: UserDTO
+        let organization: OrganizationDTO
+
+        enum CodingKeys: String, CodingKey {
+            case accessToken = "access_token"
+            case tokenType = "token_type"
+            case expiresIn = "expires_in"
+            case user, organization
+        }
+    }
+
+    /// Decided in the contract's order: grant type, parameters, client, code, expiry,
+    /// polling speed, then the code's state.
+    @Sendable static func exchange(req: Request) async throws -> TokenResponse {
+        let form = try req.oauthForm(Form.self)
+        let grantType = try requiredParameter(form.grantType, "grant_type")
+        guard grantType == Self.grantType else {
+            throw JSONError(
+                status: .badRequest, error: "unsupported_grant_type",
+                description: "Only the device code grant (\(Self.grantType)) is supported.")
+        }
+        let deviceCode = try requiredParameter(form.deviceCode, "device_code", maxLength: 100)
+        let client = try await OAuthClient.requirePublic(try requiredParameter(form.clientID, "client_id"), on: req.db)
+        let now = Date()
+        guard
+            let poll = try await DevicePoll.record(
+                deviceCodeHash: OpaqueSecret.hash(deviceCode), clientID: try client.requireID(), at: now, on: req.db)
+        else {
+            throw JSONError.invalidGrant("The device code is unknown, belongs to another client, or was already used.")
+        }
+        if poll.expiresAt <= now {
+            throw JSONError.deviceFlow("expired_token", "The device code has expired. Start again.")
+        }
+        if poll.wasEarly {
+            throw JSONError.deviceFlow(
+                "slow_down", "Polled too soon. Wait at least \(poll.pollInterval) seconds between polls.")
+        }
+        switch poll.status {
+        case .pending:
+            throw JSONError.deviceFlow("authorization_pending", "The user has not approved this device yet.")
+        case .denied:
+            throw JSONError.deviceFlow("access_denied", "The user denied this device.")
+        case .approved, .consumed:
+            return try await redeem(
+                poll.authorizationID, client: client, serverTokenTTL: req.application.config.tokenTTL, on: req.db)
+        }
+    }
+
+    /// Exactly one poll wins: the approved → consumed update names the state it leaves and
+    /// shares a transaction with the token's insert.
+    static func redeem(
+        _ authorizationID: UUID, client: OAuthClient, serverTokenTTL: Int, on db: any Database
+    ) async throws -> TokenResponse {
+        try await db.transaction { tx in
+            guard
+                let row = try await tx.sql.update(DeviceAuthorization.schema)
+                    .set("status", to: DeviceAuthorization.Status.consumed.rawValue)
+                    .where("id", .equal, authorizationID)
+                    .where("status", .equal, DeviceAuthorization.Status.approved.rawValue)
+                    .returning("approved_user_id", "approved_organization_id", "device_name")
+                    .first()
+            else {
+                throw JSONError.invalidGrant("The device code was already used.")
+            }
+            let userID = try row.decode(column: "approved_user_id", as: UUID?.self)
+            let organizationID = try row.decode(column: "approved_organization_id", as: UUID?.self)
+            guard let userID, let organizationID, let user = try await User.find(userID, on: tx),
+                let organization = try await Organization.find(organizationID, on: tx),
+                try await Membership.find(userID: userID, organizationID: organizationID, on: tx) != nil
+            else {
+                // The approver left the organization (or was deleted) before the app collected its token.
+                throw JSONError.deviceFlow("access_denied", "The approval is no longer valid.")
+            }
+            let issued = try await TokenIssuer.issue(
+                user: user, organization: organization, clientID: try client.requireID(),
+                deviceAuthorizationID: authorizationID,
+                deviceName: try row.decode(column: "device_name", as: String?.self),
+                serverTokenTTL: serverTokenTTL, on: tx)
+            return TokenResponse(
+                accessToken: issued.token, expiresIn: issued.lifetime, user: UserDTO(user),
+                organization: OrganizationDTO(organization))
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Fluent
+import Foundation
+import Vapor
+
+final class Organization: Model, @unchecked Sendable {
+    static let schema = "organizations"
+
+    // managed fields
+    @ID(key: .id) var id: UUID?
+    @Timestamp(key: "created_at", on: .create) var createdAt: Date?
+
+    // data fields
+    @Field(key: "slug") var slug: String
+    @Field(key: "name") var name: String
+    /// Off: the org leaves the device picker; its existing tokens keep working.
+    @Field(key: "device_signin") var deviceSignIn: Bool
+    /// A lifetime for new tokens shorter than the server's `TOKEN_TTL`, if the owners set one.
+    @OptionalField(key: "token_ttl") var tokenTTL: Int?
+
+    init() {}
+
+    init(slug: String, name: String) {
+        self.slug = slug
+        self.name = name
+        self.deviceSignIn = true
+    }
+
+    /// Lowercase letters, digits and inner dashes, 1 to 40 characters.
+    static func isValidSlug(_ slug: String) -> Bool {
+        slug.wholeMatch(of: /[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?/) != nil
+    }
+
+    static func find(slug: String, on db: any Database) async throws -> Organization? {
+        try await Organization.query(on: db).filter(\.$slug == slug).first()
+    }
+}
+
+struct CreateOrganizations: AsyncMigration {
+    func prepare(on database: any Database) async throws {
+        try await database.schema(Organization.schema)
+            .id()
+            .field("slug", .string, .required)
+            .field("name", .string, .required)
+            .field("device_signin", .bool, .required, .sql(.default(true)))
+            .field("token_ttl", .int)
+            .field("created_at", .datetime)
+            .unique(on: "slug")
+            .create()
+    }
+
+    func revert(on database: any Database) async throws {
+        try await database.schema(Organization.schema).delete()
+    }
+}
+
+/// An organization as the API shows it.
+struct OrganizationDTO: Content {
+    let id: UUID
+    let slug: String
+    let name: String
+}
+
+extension OrganizationDTO {
+    init(_ organization: Organization) {
+        self.init(id: organization.id!, slug: organization.slug, name: organization.name)
+    }
+}

@@ -1,0 +1,76 @@
+import Fluent
+import Foundation
+import SQLKit
+
+/// The guard's query for an API token: one indexed lookup by hash that also reads the
+/// user's *current* membership and role, so a role change or removal counts at once.
+enum APITokenLookup {
+    enum Failure: String, Error {
+        case unknown, revoked, expired, notAMember = "not_a_member"
+
+        var description: String {
+            switch self {
+            case .unknown: "The token is not valid."
+            case .revoked: "The token has been revoked."
+            case .expired: "The token has expired."
+            case .notAMember: "The token's user is no longer a member of its organization."
+            }
+        }
+    }
+
+    /// `last_used_at` is written at most this often per token, not on every request.
+    static let lastUsedResolution: TimeInterval = 60
+
+    static func principal(token: String, at now: Date, ip: String?, on db: any Database) async throws -> Principal {
+        let row = try await db.sql.raw(
+            """
+            SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at,
+                u.id AS user_id, u.email, u.name AS user_name,
+                o.id AS organization_id, o.slug, o.name AS organization_name,
+                r.name AS role_name, r.permissions
+            FROM api_tokens t
+            JOIN users u ON u.id = t.user_id
+            JOIN organizations o ON o.id = t.organization_id
+            LEFT JOIN memberships m ON m.user_id = t.user_id AND m.organization_id = t.organization_id
+            LEFT JOIN roles r ON r.id = m.role_id
+            WHERE t.token_hash = \(bind: OpaqueSecret.hash(token))
+            """
+        ).first()
+        guard let row else { throw Failure.unknown }
+        guard try row.decode(column: "revoked_at", as: Date?.self) == nil else { throw Failure.revoked }
+        let expiresAt = try row.decode(column: "expires_at", as: Date.self)
+        guard expiresAt > now else { throw Failure.expired }
+        guard let roleName = try row.decode(column: "role_name", as: String?.self) else { throw Failure.notAMember }
+
+        let tokenID = try row.decode(column: "token_id", as: UUID.self)
+        let lastUsed = try row.decode(column: "last_used_at", as: Date?.self)
+        if lastUsed.map({ now.timeIntervalSince($0) >= lastUsedResolution }) ?? true {
+            try await recordUse(tokenID: tokenID, at: now, ip: ip, on: db)
+        }
+        return Principal(
+            user: UserDTO(
+                id: try row.decode(column: "user_id", as: UUID.self),
+                email: try row.decode(column: "email", as: String.self),
+                name: try row.decode(column: "user_name", as: String.self)),
+            organization: OrganizationDTO(
+                id: try row.decode(column: "organization_id", as: UUID.self),
+                slug: try row.decode(column: "slug", as: String.self),
+                name: try row.decode(column: "organization_name", as: String.self)),
+            roleName: roleName,
+            permissions: Permission.decode(try row.decode(column: "permissions", as: String.self)),
+            credential: .apiToken(id: tokenID, expiresAt: expiresAt))
+    }
+
+    /// Conditional, so that concurrent requests with one token write once.
+    private static func recordUse(tokenID: UUID, at now: Date, ip: String?, on db: any Database) async throws {
+        try await db.sql.update(APIToken.schema)
+            .set("last_used_at", to: now)
+            .set("last_used_ip", to: ip)
+            .where("id", .equal, tokenID)
+            .where {
+                $0.where("last_used_at", .is, SQLLiteral.null)
+                    .orWhere("last_used_at", .lessThan, now.addingTimeInterval(-lastUsedResolution))
+            }
+            .run()
+    }
+}

@@ -1,0 +1,42 @@
+import Crypto
+import Foundation
+
+/// Random secrets handed out once (API tokens, device codes, session cookies) and the
+/// one-way hash under which they are stored: the database never holds the secret itself.
+enum OpaqueSecret {
+    /// 32 bytes from the system's cryptographically secure generator, as 64 lowercase hex digits.
+    static func hex() -> String {
+        randomBytes(32).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// 32 random bytes as unpadded base64url (43 characters): looks nothing like an API token.
+    static func base64URL() -> String {
+        Data(randomBytes(32)).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// SHA-256 as lowercase hex. Fine for high-entropy secrets; never for passwords.
+    static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether `value` has the API token's shape: 64 lowercase hex digits.
+    static func isAPITokenShaped(_ value: some StringProtocol) -> Bool {
+        value.utf8.count == 64 && value.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    /// Compares without an early exit, so timing tells nothing about where two values differ.
+    static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+        let a = Array(lhs.utf8)
+        let b = Array(rhs.utf8)
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    private static func randomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+}

@@ -1,0 +1,48 @@
+import Vapor
+
+/// Every state-changing web request must carry the CSRF token of its session (a hidden
+/// `csrf_token` field, or `X-CSRF-Token` for JSON). Before sign-in, the sign-in form's
+/// token is checked against a cookie of its own (double submit).
+struct CSRFMiddleware: AsyncMiddleware {
+    static let cookieName = "portal_csrf"
+
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        guard request.method == .GET || request.method == .HEAD || Self.isValid(request) else {
+            throw PageError.forbidden(
+                "This form has expired or did not come from this portal. Go back, reload the page and try again.")
+        }
+        return try await next.respond(to: request)
+    }
+
+    private static func isValid(_ request: Request) -> Bool {
+        let expected = request.signedIn?.csrfToken ?? request.cookies[cookieName]?.string
+        let provided =
+            request.headers.first(name: "X-CSRF-Token") ?? (try? request.content.get(String.self, at: "csrf_token"))
+        guard let expected, let provided, !expected.isEmpty else { return false }
+        return OpaqueSecret.constantTimeEquals(expected, provided)
+    }
+
+    /// The token for a form shown to someone not signed in, and the cookie that must match it.
+    static func anonymousToken(for request: Request) -> (token: String, cookie: HTTPCookies.Value) {
+        let token =
+            request.cookies[cookieName]?.string.filter(\.isHexDigit).count == 64
+            ? request.cookies[cookieName]!.string : OpaqueSecret.hex()
+        let cookie = HTTPCookies.Value(
+            string: token, maxAge: 3600, path: "/", isSecure: request.application.servesHTTPS, isHTTPOnly: true,
+            sameSite: .strict)
+        return (token, cookie)
+    }
+}
+
+/// Where `next` may send someone after sign-in: a path on this portal, nothing else.
+enum SafeRedirect {
+    static let fallback = "/auth/device"
+
+    static func target(_ next: String?) -> String {
+        guard let next, next.count <= 2_000, next.hasPrefix("/"), !next.hasPrefix("//"),
+            !next.contains("\\"), !next.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }),
+            let url = URLComponents(string: next), url.scheme == nil, url.host == nil
+        else { return fallback }
+        return next
+    }
+}

@@ -1,0 +1,56 @@
+import Vapor
+
+/// Turns every error into the answer its caller can read: JSON for the API and OAuth
+/// endpoints, a page for people. Nothing internal leaks; unexpected errors are logged.
+struct PortalErrorMiddleware: AsyncMiddleware {
+    /// Paths answered in JSON; everything else is a page.
+    static func answersJSON(_ path: String) -> Bool {
+        path == "/me" || path == "/healthz" || path == "/readyz" || path == "/auth/device/code"
+            || path == "/auth/device/token" || path.hasPrefix("/auth/token/") || path.hasPrefix("/api/")
+            || path.hasPrefix("/.well-known/")
+    }
+
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        do {
+            return try await next.respond(to: request)
+        } catch {
+            let response = await self.response(for: error, to: request)
+            response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+            return response
+        }
+    }
+
+    private func response(for error: any Error, to request: Request) async -> Response {
+        if let error = error as? JSONError { return error.response() }
+        let page = error as? PageError ?? Self.pageError(for: error, logger: request.logger)
+        if Self.answersJSON(request.url.path) {
+            let code =
+                page.status == .notFound ? "not_found" : page.status.code < 500 ? "invalid_request" : "server_error"
+            return JSONError(status: page.status, error: code, description: page.message, headers: page.headers)
+                .response()
+        }
+        do {
+            return try await request.renderPage(
+                "error", title: page.title, page, status: page.status, headers: page.headers)
+        } catch {
+            request.logger.report(error: error)
+            return Response(status: page.status, headers: page.headers, body: .init(string: page.message))
+        }
+    }
+
+    private static func pageError(for error: any Error, logger: Logger) -> PageError {
+        switch error {
+        case let abort as any AbortError where abort.status.code < 500:
+            let message = abort.status == .notFound ? "There is no page at this address." : abort.reason
+            return PageError(
+                status: abort.status, title: abort.status.reasonPhrase, message: message, headers: abort.headers)
+        case is DecodingError:
+            return .badRequest("The request could not be read.")
+        default:
+            logger.report(error: error)
+            return PageError(
+                status: .internalServerError, title: "Something went wrong",
+                message: "The portal could not complete this request. Please try again.")
+        }
+    }
+}

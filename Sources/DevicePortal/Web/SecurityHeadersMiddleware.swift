@@ -1,0 +1,57 @@
+import Vapor
+
+/// Headers that keep pages out of frames, keep URLs (with user codes) out of Referer
+/// headers, and forbid inline script and style.
+struct SecurityHeadersMiddleware: AsyncMiddleware {
+    let https: Bool
+
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        let response = try await next.respond(to: request)
+        let headers = [
+            (
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                    + "frame-ancestors 'none'; base-uri 'none'"
+            ),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        for (name, value) in headers { response.headers.replaceOrAdd(name: name, value: value) }
+        if https {
+            response.headers.replaceOrAdd(name: "Strict-Transport-Security", value: "max-age=31536000")
+        }
+        return response
+    }
+}
+
+/// `Cache-Control: no-store` on every dynamic response: they carry credentials,
+/// personal data or CSRF tokens.
+struct NoStoreMiddleware: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        let response = try await next.respond(to: request)
+        response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+        return response
+    }
+}
+
+/// Serves files from `Public/`, but only for paths under its top-level entries (listed
+/// once at start-up), so the API's hot paths never touch the file system.
+struct PublicFilesMiddleware: AsyncMiddleware {
+    let files: FileMiddleware
+    let prefixes: [String]
+
+    init(publicDirectory: String) {
+        files = FileMiddleware(publicDirectory: publicDirectory)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: publicDirectory)) ?? []
+        prefixes = entries.filter { !$0.hasPrefix(".") }.map { "/" + $0 }
+    }
+
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        let path = request.url.path
+        guard prefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) else {
+            return try await next.respond(to: request)
+        }
+        return try await files.respond(to: request, chainingTo: next)
+    }
+}

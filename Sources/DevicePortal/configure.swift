@@ -1,0 +1,33 @@
+import Fluent
+import Leaf
+import Vapor
+
+/// Sets the application up: configuration, database, views, middleware, commands, routes.
+public func configure(_ app: Application, with config: PortalConfig) throws {
+    app.config = config
+    try app.useDatabase(config.database)
+    app.migrations.add(portalMigrations)
+    app.lifecycle.use(DatabasePreparation())
+
+    app.passwords.use(.bcrypt(cost: config.bcryptCost))
+    app.dummyPasswordHash = try Bcrypt.hash(OpaqueSecret.hex(), cost: config.bcryptCost)
+
+    let json = JSONEncoder()
+    json.outputFormatting = .withoutEscapingSlashes
+    ContentConfiguration.global.use(encoder: json, for: .json)
+
+    app.directory.viewsDirectory = app.directory.workingDirectory + "Templates/"
+    app.views.use(.leaf)
+
+    // Outermost first: every response gets the security headers, errors become JSON or
+    // pages, static files skip the rest.
+    app.middleware = Middlewares()
+    app.middleware.use(SecurityHeadersMiddleware(https: app.servesHTTPS))
+    app.middleware.use(RouteLoggingMiddleware(logLevel: .info))
+    app.middleware.use(PortalErrorMiddleware())
+    app.middleware.use(PublicFilesMiddleware(publicDirectory: app.directory.publicDirectory))
+    app.middleware.use(NoStoreMiddleware())
+
+    app.registerCommands()
+    try routes(app)
+}

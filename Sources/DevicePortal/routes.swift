@@ -1,0 +1,30 @@
+import Vapor
+
+/// Every route the portal answers, by feature.
+func routes(_ app: Application) throws {
+    // Operations
+    app.get("healthz", use: HealthController.live)
+    app.get("readyz", use: HealthController.ready)
+
+    // OAuth: device authorization grant (RFC 8628), revocation (RFC 7009), metadata (RFC 8414)
+    app.post("auth", "device", "code", use: DeviceCodeController.issue)
+    app.post("auth", "device", "token", use: DeviceTokenController.exchange)
+    app.post("auth", "token", "revoke", use: RevocationController.revoke)
+    app.get(".well-known", "oauth-authorization-server", use: MetadataController.show)
+
+    // Guarded API: an API token (or, later, a session JWT)
+    let guarded = app.grouped(BearerGuard())
+    guarded.get("me", use: MeController.show)
+
+    // Web pages: a browser session, CSRF on every POST
+    let web = app.grouped(WebSessionMiddleware(), CSRFMiddleware())
+    web.get { req in req.redirect(to: "/auth/device") }
+    web.get("login", use: LoginController.show)
+    web.post("login", use: LoginController.signIn)
+
+    let signedIn = web.grouped(RequireSignInMiddleware())
+    signedIn.post("logout", use: LoginController.signOut)
+    signedIn.get("auth", "device", use: DeviceApprovalController.enter)
+    signedIn.post("auth", "device", use: DeviceApprovalController.confirm)
+    signedIn.post("auth", "device", "confirm", use: DeviceApprovalController.decide)
+}

@@ -1,0 +1,137 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+
+@testable import DevicePortal
+
+@Suite("POST /auth/device/code")
+struct DeviceCodeEndpointTests {
+    private func request(_ app: Application, _ fields: [(String, String)]) async throws -> TestingHTTPResponse {
+        try await app.testing().sendRequest(.POST, "/auth/device/code", headers: formHeaders, body: formBody(fields))
+    }
+
+    @Test("a public client gets a device code, a user code and the verification URIs")
+    func issues() async throws {
+        try await withPortal({ $0.publicBaseURL = "https://portal.example.com" }) { app in
+            try await Fixtures(app: app).client()
+            let fields = [
+                ("client_id", "desktop"), ("device_name", "ada-laptop"), ("scope", "anything"), ("extra", "x"),
+            ]
+            let response = try await request(app, fields)  // MUT
+            #expect(response.status == .ok)
+            #expect(response.headers.first(name: .cacheControl) == "no-store")
+            let json = response.json
+            let userCode = try #require(json["user_code"] as? String)
+            #expect(userCode.wholeMatch(of: /[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}/) != nil)
+            let deviceCode = try #require(json["device_code"] as? String)
+            #expect(deviceCode.count >= 43)  // 256 bits, base64url
+            #expect(json["verification_uri"] as? String == "https://portal.example.com/auth/device")
+            #expect(
+                json["verification_uri_complete"] as? String
+                    == "https://portal.example.com/auth/device?user_code=\(userCode)")
+            #expect(json["expires_in"] as? Int == 900)
+            #expect(json["interval"] as? Int == 5)
+
+            let stored = try #require(try await DeviceAuthorization.query(on: app.db).first())
+            #expect(stored.deviceCodeHash == OpaqueSecret.hash(deviceCode))
+            #expect(stored.userCode == userCode.replacingOccurrences(of: "-", with: ""))
+            #expect(stored.deviceName == "ada-laptop")
+            #expect(stored.status == .pending)
+        }
+    }
+
+    @Test("bad requests are refused with the right error and store nothing")
+    func refusals() async throws {
+        try await withPortal { app in
+            try await Fixtures(app: app).client()
+            try await Fixtures(app: app).client("service", confidential: true)
+            let cases: [([(String, String)], HTTPStatus, String)] = [
+                ([], .badRequest, "invalid_request"),
+                ([("client_id", "")], .badRequest, "invalid_request"),
+                ([("client_id", "nobody")], .unauthorized, "invalid_client"),
+                ([("client_id", "service")], .unauthorized, "invalid_client"),
+                (
+                    [("client_id", "desktop"), ("device_name", String(repeating: "x", count: 101))], .badRequest,
+                    "invalid_request"
+                ),
+                ([("client_id", "desktop"), ("device_name", "bad\u{7}name")], .badRequest, "invalid_request"),
+                ([("client_id", String(repeating: "c", count: 600))], .badRequest, "invalid_request"),
+            ]
+            for (fields, status, error) in cases {
+                let response = try await request(app, fields)  // MUT
+                #expect(response.status == status, "\(fields.map(\.0))")
+                #expect(response.json["error"] as? String == error, "\(fields.map(\.0))")
+            }
+            let json = try await app.testing().sendRequest(
+                .POST, "/auth/device/code", headers: ["Content-Type": "application/json"],
+                body: ByteBuffer(string: #"{"client_id":"desktop"}"#))
+            #expect(json.status == .badRequest)
+            #expect(json.json["error"] as? String == "invalid_request")
+            #expect(try await DeviceAuthorization.query(on: app.db).count() == 0)
+        }
+    }
+
+    @Test("a device name of exactly 100 characters is accepted")
+    func longestDeviceName() async throws {
+        try await withPortal { app in
+            try await Fixtures(app: app).client()
+            let response = try await request(
+                app, [("client_id", "desktop"), ("device_name", String(repeating: "é", count: 100))])
+            #expect(response.status == .ok)
+        }
+    }
+
+    @Test("user codes: any case, with or without dash or spaces; only the alphabet")
+    func userCodeNormalization() {
+        #expect(UserCode.normalize("wdjb-mjht") == "WDJBMJHT")
+        #expect(UserCode.normalize(" WDJB MJHT ") == "WDJBMJHT")
+        #expect(UserCode.normalize("wdjbmjht") == "WDJBMJHT")
+        #expect(UserCode.normalize("WDJB-MJHA") == nil)  // A is not in the alphabet
+        #expect(UserCode.normalize("WDJB-MJH") == nil)
+        #expect(UserCode.display("WDJBMJHT") == "WDJB-MJHT")
+        let codes = (0..<200).map { _ in UserCode.generate() }
+        #expect(codes.allSatisfy { UserCode.normalize($0) == $0 })
+        #expect(Set(codes).count > 190)
+    }
+}
+
+@Suite("Metadata and health")
+struct MetadataTests {
+    @Test("RFC 8414 metadata names the endpoints under PUBLIC_BASE_URL")
+    func metadata() async throws {
+        try await withPortal({ $0.publicBaseURL = "https://portal.example.com" }) { app in
+            let response = try await app.testing().sendRequest(.GET, "/.well-known/oauth-authorization-server")
+            #expect(response.status == .ok)
+            let json = response.json
+            #expect(json["issuer"] as? String == "https://portal.example.com")
+            #expect(json["device_authorization_endpoint"] as? String == "https://portal.example.com/auth/device/code")
+            #expect(json["token_endpoint"] as? String == "https://portal.example.com/auth/device/token")
+            #expect(json["revocation_endpoint"] as? String == "https://portal.example.com/auth/token/revoke")
+            #expect(json["grant_types_supported"] as? [String] == [DeviceTokenController.grantType])
+        }
+    }
+
+    @Test("/healthz and /readyz answer 200")
+    func health() async throws {
+        try await withPortal { app in
+            for path in ["/healthz", "/readyz"] {
+                let response = try await app.testing().sendRequest(.GET, path)
+                #expect(response.status == .ok, "\(path)")
+                #expect(response.json["status"] as? String == "ok")
+            }
+        }
+    }
+
+    @Test("an unknown path is a 404 page for people and JSON under /api")
+    func notFound() async throws {
+        try await withPortal { app in
+            let page = try await app.testing().sendRequest(.GET, "/nowhere")
+            #expect(page.status == .notFound)
+            #expect(page.headers.contentType == .html)
+            let api = try await app.testing().sendRequest(.GET, "/api/nowhere")
+            #expect(api.status == .notFound)
+            #expect(api.json["error"] as? String == "not_found")
+        }
+    }
+}

@@ -1,0 +1,204 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+
+@testable import DevicePortal
+
+@Suite("The guard and GET /me")
+struct GuardTests {
+    @Test("/me reports user, org, current role with permissions, and the token's id")
+    func me() async throws {
+        try await withPortal { app in
+            let fixtures = Fixtures(app: app)
+            let (user, organization, client) = try await fixtures.standardCast(role: "member")
+            let token = try await fixtures.token(for: user, in: organization, client: client)
+            let response = try await DesktopApp(app: app).me(token)  // MUT
+            #expect(response.status == .ok)
+            #expect(response.headers.first(name: .cacheControl) == "no-store")
+            let json = response.json
+            #expect((json["user"] as? [String: Any])?["email"] as? String == "ada@example.com")
+            #expect((json["organization"] as? [String: Any])?["slug"] as? String == "acme")
+            let role = try #require(json["role"] as? [String: Any])
+            #expect(role["name"] as? String == "member")
+            #expect(
+                role["permissions"] as? [String] == [
+                    "members:read", "queries:read", "queries:run", "sql:run", "slack:post",
+                ])
+            let auth = try #require(json["auth"] as? [String: Any])
+            #expect(auth["type"] as? String == "api_token")
+            let stored = try #require(try await APIToken.query(on: app.db).first())
+            #expect(auth["token_id"] as? String == stored.id?.uuidString)
+            #expect(auth["token_id"] as? String != token)
+            let expiresAt = try #require(auth["expires_at"] as? String)
+            #expect(try Date(expiresAt, strategy: .iso8601) > Date().addingTimeInterval(89 * 86_400))
+        }
+    }
+
+    @Test("no credential: 401 with a bare Bearer challenge and a JSON body")
+    func missing() async throws {
+        try await withPortal { app in
+            let response = try await app.testing().sendRequest(.GET, "/me")
+            #expect(response.status == .unauthorized)
+            #expect(response.headers.first(name: .wwwAuthenticate) == "Bearer")
+            #expect(response.headers.contentType == .json)
+            #expect(response.json["error_description"] is String)
+        }
+    }
+
+    @Test("malformed or unknown credentials: 401 invalid_token")
+    func invalid() async throws {
+        try await withPortal { app in
+            let (user, organization, client) = try await Fixtures(app: app).standardCast()
+            let token = try await Fixtures(app: app).token(for: user, in: organization, client: client)
+            let headers = [
+                "Bearer", "Bearer ", "Basic \(token)", "Bearer abc", "Bearer \(token.uppercased())",
+                "Bearer \(String(repeating: "0", count: 64))", "Bearer \(token)x", "Bearer \(token.dropLast())",
+            ]
+            for header in headers {
+                // MUT
+                let response = try await app.testing().sendRequest(.GET, "/me", headers: ["Authorization": header])
+                #expect(response.status == .unauthorized, "\(header)")
+                #expect(response.headers.first(name: .wwwAuthenticate) == #"Bearer error="invalid_token""#, "\(header)")
+                #expect(response.json["error"] as? String == "invalid_token", "\(header)")
+            }
+            let lowercaseScheme = try await app.testing().sendRequest(
+                .GET, "/me", headers: ["Authorization": "bearer \(token)"])
+            #expect(lowercaseScheme.status == .ok)
+        }
+    }
+
+    @Test("an expired token is refused")
+    func expired() async throws {
+        try await withPortal { app in
+            let (user, organization, client) = try await Fixtures(app: app).standardCast()
+            let token = try await Fixtures(app: app).token(for: user, in: organization, client: client)
+            let stored = try #require(try await APIToken.query(on: app.db).first())
+            stored.expiresAt = Date().addingTimeInterval(-1)
+            try await stored.save(on: app.db)
+            let response = try await DesktopApp(app: app).me(token)
+            #expect(response.status == .unauthorized)
+            #expect(response.json["error"] as? String == "invalid_token")
+        }
+    }
+
+    @Test("a role change counts on the very next request")
+    func roleChange() async throws {
+        try await withPortal { app in
+            let fixtures = Fixtures(app: app)
+            let (user, organization, client) = try await fixtures.standardCast(role: "viewer")
+            let token = try await fixtures.token(for: user, in: organization, client: client)
+            let desktop = DesktopApp(app: app)
+            #expect((try await desktop.me(token).json["role"] as? [String: Any])?["name"] as? String == "viewer")
+
+            let analyst = Role(
+                name: "analyst", permissions: [.queriesRun, .auditRead], organizationID: organization.id)
+            try await analyst.create(on: app.db)
+            try await MemberAdministration.setRole(of: user, in: organization, to: analyst, on: app.db)  // MUT
+            let role = try #require(try await desktop.me(token).json["role"] as? [String: Any])
+            #expect(role["name"] as? String == "analyst")
+            #expect(role["permissions"] as? [String] == ["audit:read", "queries:run"])
+        }
+    }
+
+    @Test("removal from the org kills the token at once, and adding back does not revive it")
+    func removal() async throws {
+        try await withPortal { app in
+            let fixtures = Fixtures(app: app)
+            let (user, organization, client) = try await fixtures.standardCast()
+            let owner = try await fixtures.user("boss@example.com")
+            try await fixtures.member(owner, of: organization, as: "owner")
+            let token = try await fixtures.token(for: user, in: organization, client: client)
+            let desktop = DesktopApp(app: app)
+            #expect(try await desktop.me(token).status == .ok)
+
+            let revoked = try await MemberAdministration.remove(user, from: organization, on: app.db)  // MUT
+            #expect(revoked == 1)
+            #expect(try await desktop.me(token).status == .unauthorized)
+
+            try await fixtures.member(user, of: organization, as: "member")
+            #expect(try await desktop.me(token).status == .unauthorized)
+        }
+    }
+
+    @Test("a membership deleted behind the portal's back is refused too: the join decides")
+    func membershipGone() async throws {
+        try await withPortal { app in
+            let (user, organization, client) = try await Fixtures(app: app).standardCast()
+            let token = try await Fixtures(app: app).token(for: user, in: organization, client: client)
+            try await Membership.query(on: app.db).delete()
+            let response = try await DesktopApp(app: app).me(token)
+            #expect(response.status == .unauthorized)
+            #expect(response.json["error_description"] as? String == APITokenLookup.Failure.notAMember.description)
+        }
+    }
+
+    @Test("last use is recorded, at most once a minute")
+    func lastUsed() async throws {
+        try await withPortal { app in
+            let (user, organization, client) = try await Fixtures(app: app).standardCast()
+            let token = try await Fixtures(app: app).token(for: user, in: organization, client: client)
+            let desktop = DesktopApp(app: app)
+            _ = try await desktop.me(token)
+            let first = try #require(try await APIToken.query(on: app.db).first()?.lastUsedAt)
+            _ = try await desktop.me(token)
+            #expect(try await APIToken.query(on: app.db).first()?.lastUsedAt == first)
+
+            let stored = try #require(try await APIToken.query(on: app.db).first())
+            stored.lastUsedAt = first.addingTimeInterval(-61)
+            try await stored.save(on: app.db)
+            _ = try await desktop.me(token)
+            let later = try #require(try await APIToken.query(on: app.db).first()?.lastUsedAt)
+            #expect(later > first)
+        }
+    }
+
+    @Test("permissions: a role lacking one gets 403 insufficient_scope")
+    func insufficientScope() throws {
+        let principal = Principal(
+            user: UserDTO(id: UUID(), email: "a@b.c", name: "A"),
+            organization: OrganizationDTO(id: UUID(), slug: "acme", name: "Acme"), roleName: "viewer",
+            permissions: BuiltInRole.viewer.permissions, credential: .apiToken(id: UUID(), expiresAt: Date()))
+        #expect(throws: Never.self) { try principal.require(.membersRead) }
+        do {
+            try principal.require(.membersManage)
+            Issue.record("viewer must not manage members")
+        } catch let error as JSONError {
+            #expect(error.status == .forbidden)
+            #expect(error.error == "insufficient_scope")
+        }
+    }
+}
+
+@Suite("POST /auth/token/revoke")
+struct RevocationTests {
+    private func revoke(_ app: Application, _ fields: [(String, String)]) async throws -> TestingHTTPResponse {
+        try await app.testing().sendRequest(.POST, "/auth/token/revoke", headers: formHeaders, body: formBody(fields))
+    }
+
+    @Test("revokes the token: 200, and the next request with it is 401")
+    func revokes() async throws {
+        try await withPortal { app in
+            let (user, organization, client) = try await Fixtures(app: app).standardCast()
+            let token = try await Fixtures(app: app).token(for: user, in: organization, client: client)
+            let response = try await revoke(app, [("token", token), ("token_type_hint", "access_token")])  // MUT
+            #expect(response.status == .ok)
+            #expect(response.headers.first(name: .cacheControl) == "no-store")
+            #expect(try await DesktopApp(app: app).me(token).status == .unauthorized)
+            let stored = try #require(try await APIToken.query(on: app.db).first())
+            #expect(stored.revokedReason == .signOut)
+            #expect(stored.revokedAt != nil)
+        }
+    }
+
+    @Test("unknown tokens get 200 too; a missing token is invalid_request")
+    func unknownAndMissing() async throws {
+        try await withPortal { app in
+            #expect(try await revoke(app, [("token", String(repeating: "a", count: 64))]).status == .ok)
+            #expect(try await revoke(app, [("token", "not-a-token")]).status == .ok)
+            let missing = try await revoke(app, [])
+            #expect(missing.status == .badRequest)
+            #expect(missing.json["error"] as? String == "invalid_request")
+        }
+    }
+}

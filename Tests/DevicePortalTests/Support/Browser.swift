@@ -1,0 +1,99 @@
+import Foundation
+import VaporTesting
+
+@testable import DevicePortal
+
+/// A person's browser: keeps cookies between requests and reads the CSRF token of the
+/// last page it saw, as a real one would submit it with a form.
+final class Browser {
+    let app: Application
+    var cookies: [String: String] = [:]
+    var csrfToken: String?
+    var remoteIP: String?
+
+    init(app: Application) {
+        self.app = app
+    }
+
+    @discardableResult
+    func get(_ path: String) async throws -> TestingHTTPResponse {
+        try await send(.GET, path, body: nil)
+    }
+
+    /// Posts a form, adding the CSRF token of the last page unless the fields name one.
+    @discardableResult
+    func post(_ path: String, _ fields: [(String, String)]) async throws -> TestingHTTPResponse {
+        var fields = fields
+        if !fields.contains(where: { $0.0 == "csrf_token" }), let csrfToken { fields.append(("csrf_token", csrfToken)) }
+        return try await send(.POST, path, body: formBody(fields))
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, body: ByteBuffer?) async throws -> TestingHTTPResponse {
+        var headers = body == nil ? HTTPHeaders() : formHeaders
+        if !cookies.isEmpty {
+            headers.add(name: .cookie, value: cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))
+        }
+        let response = try await app.testing().sendRequest(method, path, headers: headers, body: body)
+        for (name, cookie) in response.headers.setCookie?.all ?? [:] {
+            cookies[name] = cookie.string.isEmpty ? nil : cookie.string
+        }
+        if let match = response.body.string.firstMatch(of: /name="csrf_token" value="([0-9a-f]{64})"/) {
+            csrfToken = String(match.1)
+        }
+        return response
+    }
+
+    /// Signs in through the login form.
+    @discardableResult
+    func signIn(_ email: String = "ada@example.com", password: String = Fixtures.password, next: String = "/")
+        async throws -> TestingHTTPResponse
+    {
+        try await get("/login")
+        return try await post("/login", [("email", email), ("password", password), ("next", next)])
+    }
+
+    /// Enters a user code and approves it for an organization.
+    @discardableResult
+    func approve(_ userCode: String, org: String = "acme", action: String = "approve") async throws
+        -> TestingHTTPResponse
+    {
+        try await get("/auth/device")
+        try await post("/auth/device", [("user_code", userCode)])
+        return try await post("/auth/device/confirm", [("user_code", userCode), ("org", org), ("action", action)])
+    }
+}
+
+/// The desktop app's side of the flow, over the JSON endpoints.
+struct DesktopApp {
+    let app: Application
+    var clientID = "desktop"
+
+    func requestCode(deviceName: String? = "ada-laptop") async throws -> (deviceCode: String, userCode: String) {
+        var fields = [("client_id", clientID)]
+        if let deviceName { fields.append(("device_name", deviceName)) }
+        let response = try await app.testing().sendRequest(
+            .POST, "/auth/device/code", headers: formHeaders, body: formBody(fields))
+        guard let deviceCode = response.json["device_code"] as? String,
+            let userCode = response.json["user_code"] as? String
+        else { throw TestFailure("no device code: \(response.status) \(response.text)") }
+        return (deviceCode, userCode)
+    }
+
+    func poll(_ deviceCode: String, clientID: String? = nil) async throws -> TestingHTTPResponse {
+        try await app.testing().sendRequest(
+            .POST, "/auth/device/token", headers: formHeaders,
+            body: formBody([
+                ("grant_type", DeviceTokenController.grantType), ("device_code", deviceCode),
+                ("client_id", clientID ?? self.clientID),
+            ]))
+    }
+
+    func me(_ token: String) async throws -> TestingHTTPResponse {
+        try await app.testing().sendRequest(.GET, "/me", headers: ["Authorization": "Bearer \(token)"])
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,62 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+
+@testable import DevicePortal
+
+/// The package root, so that Templates/ and Public/ load whatever the working directory.
+let packageRoot =
+    URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .path + "/"
+
+/// Runs `test` against a fully configured, migrated portal with a database of its own:
+/// a fresh SQLite file, removed afterwards.
+func withPortal(
+    _ adjust: (inout PortalConfig) -> Void = { _ in },
+    _ test: (Application) async throws -> Void
+) async throws {
+    let file = NSTemporaryDirectory() + "portal-test-\(UUID().uuidString).sqlite"
+    var config = PortalConfig(database: .sqliteFile(file), bcryptCost: 4)
+    adjust(&config)
+    let app = try await Application.make(.testing)
+    app.directory = DirectoryConfiguration(workingDirectory: packageRoot)
+    app.logger.logLevel = .warning
+    do {
+        try configure(app, with: config)
+        try await app.asyncBoot()
+        try await test(app)
+    } catch {
+        try? await app.asyncShutdown()
+        removeDatabase(file)
+        throw error
+    }
+    try await app.asyncShutdown()
+    removeDatabase(file)
+}
+
+private func removeDatabase(_ file: String) {
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
+}
+
+extension TestingHTTPResponse {
+    /// The body as JSON, for assertions on fields.
+    var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
+    }
+
+    var text: String { body.string }
+}
+
+/// Form encoding, as browsers and OAuth clients send it.
+func formBody(_ fields: [(String, String)]) -> ByteBuffer {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._~")
+    let encoded = fields.map { name, value in
+        "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
+    }
+    return ByteBuffer(string: encoded.joined(separator: "&"))
+}
+
+let formHeaders: HTTPHeaders = ["Content-Type": "application/x-www-form-urlencoded"]
