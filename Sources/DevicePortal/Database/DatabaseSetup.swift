@@ -17,13 +17,17 @@ extension Application {
     }
 
     /// Server settings for SQLite: WAL lets readers run beside the writer, and with WAL
-    /// `synchronous=NORMAL` is durable against crashes of the process.
+    /// `synchronous=NORMAL` is durable against crashes of the process. sqlite-nio retries a
+    /// locked database in a busy loop that never sleeps nor gives up; `busy_timeout`
+    /// replaces it with SQLite's own handler, which sleeps and fails after 5 s.
     func tuneSQLite() async throws {
         guard case .sqliteFile = config.database else { return }
         _ = try await db.sql.raw("PRAGMA journal_mode=WAL").all()
-        // synchronous is per connection: there is one connection per event loop.
+        // These are per connection: sqlite-kit keeps one connection per event loop.
         for eventLoop in eventLoopGroup.makeIterator() {
-            _ = try await databases.database(logger: logger, on: eventLoop)?.sql.raw("PRAGMA synchronous=NORMAL").all()
+            guard let connection = databases.database(logger: logger, on: eventLoop)?.sql else { continue }
+            _ = try await connection.raw("PRAGMA synchronous=NORMAL").all()
+            _ = try await connection.raw("PRAGMA busy_timeout=5000").all()
         }
     }
 
@@ -53,7 +57,10 @@ struct PendingMigrationsError: Error, CustomStringConvertible {
 /// Runs before any command: sets the database up for it.
 struct DatabasePreparation: LifecycleHandler {
     func willBootAsync(_ application: Application) async throws {
-        let command = application.environment.arguments.dropFirst().first
+        let arguments = application.environment.arguments.dropFirst()
+        // Asking for help must not create or migrate a database.
+        guard !arguments.contains("--help"), !arguments.contains("-h") else { return }
+        let command = arguments.first
         try await application.prepareDatabase(command: command)
         try await application.tuneSQLite()
     }

@@ -1,0 +1,105 @@
+"""What the interop tests share: the person's part of the device flow done with plain form
+posts (login, enter the code, approve), and a token poller that keeps to the interval."""
+
+import time
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+import requests
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@dataclass(frozen=True)
+class Portal:
+    base_url: str
+    client_id: str
+    email: str
+    password: str
+    user_name: str
+    org_slug: str
+    org_name: str
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+class _Inputs(HTMLParser):
+    """Collects the name and value of every <input> of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "input" and "name" in attrs:
+            self.fields.setdefault(attrs["name"], []).append(attrs.get("value") or "")
+
+
+def form_inputs(html: str) -> dict:
+    """{name: [values]} for every named <input> in the page."""
+    parser = _Inputs()
+    parser.feed(html)
+    return parser.fields
+
+
+def csrf_of(resp: requests.Response) -> str:
+    assert resp.status_code == 200, (resp.status_code, resp.url, resp.text[:500])
+    token = form_inputs(resp.text).get("csrf_token", [""])[0]
+    assert token, f"no csrf_token on {resp.url}"
+    return token
+
+
+def request_device_code(portal: Portal, **extra) -> dict:
+    resp = requests.post(portal.url("/auth/device/code"),
+                         data={"client_id": portal.client_id, **extra}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def sign_in(portal: Portal) -> requests.Session:
+    """A browser-like session signed in through the login form."""
+    web = requests.Session()
+    page = web.get(portal.url("/login"), timeout=10)
+    assert "portal_csrf" in web.cookies, page.headers
+    resp = web.post(portal.url("/login"), timeout=10, data={
+        "email": portal.email, "password": portal.password, "next": "/auth/device",
+        "csrf_token": csrf_of(page)})
+    assert resp.status_code == 200 and resp.url.endswith("/auth/device"), (resp.status_code, resp.url)
+    return web
+
+
+def approve_by_hand(portal: Portal, user_code: str, action: str = "approve") -> str:
+    """What the person does in the browser, as form posts; returns the final page's HTML."""
+    web = sign_in(portal)
+    enter = web.get(portal.url("/auth/device"), params={"user_code": user_code}, timeout=10)
+    assert form_inputs(enter.text)["user_code"] == [user_code], "user_code not prefilled"
+    confirm = web.post(portal.url("/auth/device"), timeout=10,
+                       data={"user_code": user_code, "csrf_token": csrf_of(enter)})
+    assert portal.org_slug in form_inputs(confirm.text).get("org", []), confirm.text[:2000]
+    done = web.post(portal.url("/auth/device/confirm"), timeout=10, data={
+        "user_code": user_code, "org": portal.org_slug, "action": action,
+        "csrf_token": csrf_of(confirm)})
+    assert done.status_code == 200, (done.status_code, done.text[:2000])
+    return done.text
+
+
+def poll_for_token(portal: Portal, device_code: str, interval: float, timeout: float = 30) -> dict:
+    """Polls the token endpoint as RFC 8628 §3.5 asks: every `interval` seconds, +5 on slow_down."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = requests.post(portal.url("/auth/device/token"), timeout=10, data={
+            "grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": portal.client_id})
+        body = resp.json()
+        if resp.status_code == 200:
+            return body
+        assert resp.status_code == 400 and body["error"] in ("authorization_pending", "slow_down"), body
+        if body["error"] == "slow_down":
+            interval += 5
+        assert time.monotonic() + interval < deadline, f"no token after {timeout}s: {body}"
+        time.sleep(interval)
+
+
+def get_me(portal: Portal, token: str) -> requests.Response:
+    return requests.get(portal.url("/me"), headers={"Authorization": f"Bearer {token}"}, timeout=10)

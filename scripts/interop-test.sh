@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Out-of-process interop tests: a third-party OAuth client (Authlib, oauthlib) and a headless
+# Chromium drive the device flow against a real `portal serve`.
+# Assumes the debug build exists (the main test script builds first); override with PORTAL_BIN.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+export PORTAL_BIN="${PORTAL_BIN:-$ROOT/.build/debug/portal}"
+if [[ ! -x "$PORTAL_BIN" ]]; then
+    echo "interop-test: no portal binary at $PORTAL_BIN (run 'swift build' first)" >&2
+    exit 1
+fi
+
+# Headless Chromium and its driver (Debian packages), only when missing.
+if [[ ! -x /usr/bin/chromedriver ]]; then
+    if [[ "$(id -u)" -ne 0 ]]; then
+        echo "interop-test: /usr/bin/chromedriver is missing; as root run: apt-get install -y chromium chromium-driver" >&2
+        exit 1
+    fi
+    apt-get -o DPkg::Lock::Timeout=600 update
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y chromium chromium-driver
+fi
+
+# Python tools in a private venv, installed once.
+VENV="$ROOT/.venv-interop"
+PY="$VENV/bin/python"
+if [[ ! -x "$PY" ]]; then
+    python3 -m venv "$VENV"
+fi
+if ! "$PY" - <<'PYCHECK' 2>/dev/null
+from importlib.metadata import version
+assert version("authlib") == "1.9.10"
+assert version("oauthlib") == "3.3.1"
+assert version("selenium") == "4.51.0"
+import requests, pytest  # noqa: F401
+PYCHECK
+then
+    "$PY" -m pip install --quiet authlib==1.9.10 oauthlib==3.3.1 requests selenium==4.51.0 pytest
+fi
+
+# Screenshots for a human to look at, outside the repository.
+export INTEROP_ARTIFACTS="${INTEROP_ARTIFACTS:-$(mktemp -d "${TMPDIR:-/tmp}/portal-interop-shots.XXXXXX")}"
+echo "interop-test: screenshots go to $INTEROP_ARTIFACTS"
+
+# -p no:cacheprovider: leave no .pytest_cache behind in the repository.
+exec "$PY" -m pytest -q -p no:cacheprovider -rfEs Tests/interop "$@"
