@@ -1,4 +1,5 @@
 import DevicePortal
+import Foundation
 import Logging
 import Vapor
 
@@ -10,9 +11,15 @@ enum Entrypoint {
         let app = try await Application.make(env)
         do {
             try configure(app, with: try PortalConfig.fromEnvironment())
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            try? await app.asyncShutdown()
+            exit(1)
+        }
+        do {
             try await app.execute()
         } catch {
-            app.logger.critical("\(error)")
+            // Vapor has already reported the command's error.
             try? await app.asyncShutdown()
             exit(1)
         }
