@@ -44,6 +44,7 @@ let package = Package(
             dependencies: [
                 "DevicePortal",
                 .product(name: "VaporTesting", package: "vapor"),
+                .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
             swiftSettings: swiftSettings
         ),

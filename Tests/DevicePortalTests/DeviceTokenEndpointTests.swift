@@ -73,10 +73,10 @@ struct DeviceTokenEndpointTests {
             }
             #expect(intervals == [10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 60, 60])
 
-            // Waiting the grown interval is not enough for the old one: 59 s after the last poll is still early.
-            try await rewindPolls(app, by: 59)
+            // The grown interval counts: 59 s after the last poll is still early, 61 s is not.
+            try await rewindPolls(app, to: 59)
             #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "slow_down")
-            try await rewindPolls(app, by: 2)
+            try await rewindPolls(app, to: 61)
             #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "authorization_pending")
         }
     }
@@ -111,11 +111,7 @@ struct DeviceTokenEndpointTests {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
             let desktop = DesktopApp(app: app)
-            let code = try await desktop.requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
-            let page = try await browser.approve(code.userCode, action: "deny")
-            #expect(page.text.contains("Device denied"))
+            let code = try await desktop.decidedCode(action: "deny")
             for _ in 0..<2 {
                 try await rewindPolls(app)
                 #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "access_denied")
@@ -129,10 +125,7 @@ struct DeviceTokenEndpointTests {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
             let desktop = DesktopApp(app: app)
-            let code = try await desktop.requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
-            try await browser.approve(code.userCode)
+            let code = try await desktop.decidedCode()
             #expect(try await desktop.poll(code.deviceCode).status == .ok)
             try await rewindPolls(app)
             #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "invalid_grant")
@@ -145,10 +138,7 @@ struct DeviceTokenEndpointTests {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
             let desktop = DesktopApp(app: app)
-            let code = try await desktop.requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
-            try await browser.approve(code.userCode)
+            let code = try await desktop.decidedCode()
             let statuses = try await withThrowingTaskGroup(of: HTTPStatus.self) { group in
                 for _ in 0..<24 { group.addTask { try await desktop.poll(code.deviceCode).status } }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -163,10 +153,7 @@ struct DeviceTokenEndpointTests {
     func concurrentRedemptions() async throws {
         try await withPortal { app in
             let (_, _, client) = try await Fixtures(app: app).standardCast()
-            let code = try await DesktopApp(app: app).requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
-            try await browser.approve(code.userCode)
+            _ = try await DesktopApp(app: app).decidedCode()
             let authorizationID = try #require(try await DeviceAuthorization.query(on: app.db).first()?.id)
             let outcomes = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<10 {
@@ -190,10 +177,7 @@ struct DeviceTokenEndpointTests {
             let owner = try await Fixtures(app: app).user("boss@example.com")
             try await Fixtures(app: app).member(owner, of: organization, as: "owner")
             let desktop = DesktopApp(app: app)
-            let code = try await desktop.requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
-            try await browser.approve(code.userCode)
+            let code = try await desktop.decidedCode()
             _ = try await MemberAdministration.remove(user, from: organization, on: app.db)
             #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "access_denied")
             #expect(try await APIToken.query(on: app.db).count() == 0)
@@ -207,10 +191,7 @@ struct DeviceTokenEndpointTests {
             organization.tokenTTL = 3_600
             try await organization.save(on: app.db)
             let desktop = DesktopApp(app: app)
-            let code = try await desktop.requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
-            try await browser.approve(code.userCode)
+            let code = try await desktop.decidedCode()
             #expect(try await desktop.poll(code.deviceCode).json["expires_in"] as? Int == 3_600)
         }
     }

@@ -97,3 +97,20 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+extension DesktopApp {
+    /// A code that ada has approved (or denied) through the pages, for `org`.
+    func decidedCode(org: String = "acme", action: String = "approve") async throws -> (
+        deviceCode: String, userCode: String
+    ) {
+        let code = try await requestCode()
+        let browser = Browser(app: app)
+        try await browser.signIn()
+        let page = try await browser.approve(code.userCode, org: org, action: action)
+        let expected = action == "approve" ? "Device connected" : "Device denied"
+        guard page.status == .ok, page.text.contains(expected) else {
+            throw TestFailure("\(action) failed: \(page.status)")
+        }
+        return code
+    }
+}

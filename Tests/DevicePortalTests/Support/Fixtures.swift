@@ -43,6 +43,7 @@ struct Fixtures {
     }
 
     /// A user who is a member of an org, and a public client: the usual cast of a test.
+    @discardableResult
     func standardCast(role: String = "member") async throws -> (User, Organization, OAuthClient) {
         let user = try await user()
         let organization = try await organization()

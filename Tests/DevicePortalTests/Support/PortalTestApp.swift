@@ -12,13 +12,13 @@ let packageRoot =
     .path + "/"
 
 /// Runs `test` against a fully configured, migrated portal with a database of its own:
-/// a fresh SQLite file, removed afterwards.
+/// a fresh SQLite file, or, when `DATABASE_URL` names PostgreSQL, a fresh database there.
 func withPortal(
     _ adjust: (inout PortalConfig) -> Void = { _ in },
     _ test: (Application) async throws -> Void
 ) async throws {
-    let file = NSTemporaryDirectory() + "portal-test-\(UUID().uuidString).sqlite"
-    var config = PortalConfig(database: .sqliteFile(file), bcryptCost: 4)
+    let database = try await TestDatabase.create()
+    var config = PortalConfig(database: database.url, bcryptCost: 4)
     adjust(&config)
     let app = try await Application.make(.testing)
     app.directory = DirectoryConfiguration(workingDirectory: packageRoot)
@@ -29,15 +29,11 @@ func withPortal(
         try await test(app)
     } catch {
         try? await app.asyncShutdown()
-        removeDatabase(file)
+        try? await database.drop()
         throw error
     }
     try await app.asyncShutdown()
-    removeDatabase(file)
-}
-
-private func removeDatabase(_ file: String) {
-    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
+    try await database.drop()
 }
 
 extension TestingHTTPResponse {
