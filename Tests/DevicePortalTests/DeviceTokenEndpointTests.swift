@@ -155,17 +155,25 @@ struct DeviceTokenEndpointTests {
             let (_, _, client) = try await Fixtures(app: app).standardCast()
             _ = try await DesktopApp(app: app).decidedCode()
             let authorizationID = try #require(try await DeviceAuthorization.query(on: app.db).first()?.id)
-            let outcomes = await withTaskGroup(of: Bool.self) { group in
+            // Each redemption either mints the token or is refused as invalid_grant: never a
+            // second token, and never an error from the database's unique index.
+            let outcomes = await withTaskGroup(of: String.self) { group in
                 for _ in 0..<10 {
                     group.addTask {
-                        let issued = try? await DeviceTokenController.redeem(
-                            authorizationID, client: client, serverTokenTTL: 3_600, on: app.db)  // MUT
-                        return issued != nil
+                        do {
+                            _ = try await DeviceTokenController.redeem(
+                                authorizationID, client: client, serverTokenTTL: 3_600, on: app.db)  // MUT
+                            return "token"
+                        } catch let error as JSONError {
+                            return error.error
+                        } catch {
+                            return String(describing: error)
+                        }
                     }
                 }
                 return await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(outcomes.filter { $0 }.count == 1)
+            #expect(outcomes.sorted() == Array(repeating: "invalid_grant", count: 9) + ["token"])
             #expect(try await APIToken.query(on: app.db).count() == 1)
         }
     }
