@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import DevicePortal
@@ -28,6 +29,7 @@ struct ConfigTests {
             "DATABASE_URL": "postgres://portal:secret@db.internal:5432/portal",
             "PUBLIC_BASE_URL": "https://portal.example.com/",
             "TOKEN_TTL": "3600", "PORTAL_NAME": "Acme Sign-in", "AUTO_MIGRATE": "false",
+            "PORTAL_SECRET": String(repeating: "a1", count: 32),
         ])
         #expect(config.database == .postgres("postgres://portal:secret@db.internal:5432/portal"))
         #expect(config.publicBaseURL == "https://portal.example.com")
@@ -62,5 +64,77 @@ struct ConfigTests {
         } catch {
             #expect(!String(describing: error).contains("hunter2"))
         }
+    }
+}
+
+@Suite("PORTAL_SECRET and TRUSTED_PROXIES")
+struct SecretAndProxyConfigTests {
+    private func load(_ values: [String: String]) throws -> PortalConfig {
+        try PortalConfig.fromEnvironment { values[$0] }
+    }
+
+    @Test("PORTAL_SECRET takes 32 or more bytes as hex or base64, and is required with PostgreSQL")
+    func secret() throws {
+        let hex = String(repeating: "0f", count: 32)
+        #expect(try load(["PORTAL_SECRET": hex]).portalSecret?.bytes.count == 32)
+        let base64 = Data(repeating: 7, count: 48).base64EncodedString()
+        #expect(try load(["PORTAL_SECRET": base64]).portalSecret?.bytes.count == 48)
+        for bad in [String(repeating: "0f", count: 31), "short", "not base64 at all, not hex either!!"] {
+            do {
+                _ = try load(["PORTAL_SECRET": bad])
+                Issue.record("accepted \(bad)")
+            } catch {
+                #expect(String(describing: error).contains("PORTAL_SECRET"))
+                #expect(!String(describing: error).contains(bad))
+            }
+        }
+        #expect(throws: ConfigurationError.self) { try load(["DATABASE_URL": "postgres://u@db/portal"]) }
+        #expect(try load(["DATABASE_URL": "postgres://u@db/portal", "PORTAL_SECRET": hex]).portalSecret != nil)
+    }
+
+    @Test("beside a SQLite file the secret is created once with mode 0600, then reused")
+    func secretFile() throws {
+        let directory = NSTemporaryDirectory() + "portal-secret-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = PortalConfig(database: .sqliteFile(directory + "/portal.sqlite"))
+        let first = try PortalSecret.resolve(config)  // MUT
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/portal.secret")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try PortalSecret.resolve(config) == first)
+        #expect(first.bytes.count == 32)
+    }
+
+    @Test("TRUSTED_PROXIES takes addresses and CIDR blocks; anything else stops start-up")
+    func trustedProxies() throws {
+        let ranges = try load(["TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7,2001:db8::/32"]).trustedProxies
+        #expect(ranges.count == 3)
+        #expect(ranges[0].contains("10.1.2.3"))
+        #expect(!ranges[0].contains("11.0.0.1"))
+        #expect(ranges[1].contains("192.168.1.7"))
+        #expect(ranges[1].contains("::ffff:192.168.1.7"))
+        #expect(!ranges[1].contains("192.168.1.8"))
+        #expect(ranges[2].contains("2001:db8:1::5"))
+        #expect(!ranges[2].contains("2001:db9::1"))
+        #expect(throws: ConfigurationError.self) { try load(["TRUSTED_PROXIES": "10.0.0.0/33"]) }
+        #expect(throws: ConfigurationError.self) { try load(["TRUSTED_PROXIES": "proxy.internal"]) }
+    }
+
+    @Test("X-Forwarded-For is believed only through trusted proxies")
+    func clientAddress() {
+        let proxies = [IPRange("10.0.0.0/8")!]
+        // Nobody is trusted by default: the peer is the client.
+        #expect(ClientAddress.of(peer: "10.0.0.5", forwardedFor: ["203.0.113.9"], trusted: []) == "10.0.0.5")
+        #expect(ClientAddress.of(peer: "10.0.0.5", forwardedFor: ["203.0.113.9"], trusted: proxies) == "203.0.113.9")
+        // A client cannot forge its way in front of the proxy: the first untrusted hop from the right wins.
+        #expect(
+            ClientAddress.of(peer: "10.0.0.5", forwardedFor: ["1.2.3.4, 203.0.113.9"], trusted: proxies)
+                == "203.0.113.9")
+        #expect(
+            ClientAddress.of(peer: "10.0.0.5", forwardedFor: ["203.0.113.9, 10.0.0.7"], trusted: proxies)
+                == "203.0.113.9")
+        // An untrusted peer's header is ignored.
+        #expect(ClientAddress.of(peer: "198.51.100.1", forwardedFor: ["1.2.3.4"], trusted: proxies) == "198.51.100.1")
+        #expect(ClientAddress.of(peer: "10.0.0.5", forwardedFor: ["garbage"], trusted: proxies) == "10.0.0.5")
     }
 }

@@ -26,9 +26,6 @@ extension Application {
 }
 
 extension Request {
-    /// The peer's IP address, as shown on the approval page and used by the rate limits.
-    var clientIP: String? { remoteAddress?.ipAddress }
-
     /// The user agent, cut to a length that is safe to store and show.
     var userAgent: String? { headers.first(name: .userAgent).map { String($0.prefix(300)) } }
 }

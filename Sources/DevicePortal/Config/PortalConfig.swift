@@ -13,6 +13,10 @@ public struct PortalConfig: Sendable {
     public var autoMigrate: Bool
     /// Bcrypt cost for new password hashes; tests lower it, the environment never can below 10.
     public var bcryptCost: Int
+    /// `PORTAL_SECRET` as given; `nil` means "use or create `portal.secret` beside the SQLite file".
+    public var portalSecret: PortalSecret?
+    /// Peers whose `X-Forwarded-For` is believed.
+    public var trustedProxies: [IPRange]
 
     public init(
         database: DatabaseURL = .sqliteFile("portal.sqlite"),
@@ -23,7 +27,9 @@ public struct PortalConfig: Sendable {
         sessionJWTTTL: Int = 60,
         portalName: String = "DevicePortal",
         autoMigrate: Bool = true,
-        bcryptCost: Int = 12
+        bcryptCost: Int = 12,
+        portalSecret: PortalSecret? = nil,
+        trustedProxies: [IPRange] = []
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -34,6 +40,8 @@ public struct PortalConfig: Sendable {
         self.portalName = portalName
         self.autoMigrate = autoMigrate
         self.bcryptCost = bcryptCost
+        self.portalSecret = portalSecret
+        self.trustedProxies = trustedProxies
     }
 
     /// Reads the contract's variables; a bad value throws an error naming the variable.
@@ -41,7 +49,7 @@ public struct PortalConfig: Sendable {
         -> PortalConfig
     {
         let env = EnvironmentReader(read: read)
-        return PortalConfig(
+        let config = PortalConfig(
             database: try env.value(
                 "DATABASE_URL", default: DatabaseURL.sqliteFile("portal.sqlite"), parse: DatabaseURL.init),
             publicBaseURL: try env.optional("PUBLIC_BASE_URL", parse: Self.parseBaseURL),
@@ -53,8 +61,23 @@ public struct PortalConfig: Sendable {
             autoMigrate: try env.value("AUTO_MIGRATE", default: true, parse: Self.parseBool),
             bcryptCost: try env.value("BCRYPT_COST", default: 12) {
                 Int($0).flatMap { (10...16).contains($0) ? $0 : nil }
-            }
+            },
+            portalSecret: try env.optional("PORTAL_SECRET", parse: PortalSecret.init),
+            trustedProxies: try env.value("TRUSTED_PROXIES", default: [], parse: Self.parseRanges)
         )
+        if case .postgres = config.database, config.portalSecret == nil {
+            // Every instance must share it, so none may invent its own.
+            throw ConfigurationError(
+                variable: "PORTAL_SECRET", value: "", expected: EnvironmentReader.expectation("PORTAL_SECRET"))
+        }
+        return config
+    }
+
+    /// Comma- or space-separated addresses and CIDR blocks.
+    static func parseRanges(_ raw: String) -> [IPRange]? {
+        let items = raw.split(whereSeparator: { $0 == "," || $0 == " " })
+        let ranges = items.compactMap(IPRange.init)
+        return ranges.count == items.count ? ranges : nil
     }
 
     static func parseBaseURL(_ raw: String) -> String? {
@@ -85,11 +108,12 @@ public struct ConfigurationError: Error, CustomStringConvertible {
     public let value: String
     public let expected: String
     public var description: String {
-        "Invalid \(variable)=\"\(value)\": expected \(expected)."
+        value.isEmpty
+            ? "Missing \(variable): expected \(expected)." : "Invalid \(variable)=\"\(value)\": expected \(expected)."
     }
 }
 
-private struct EnvironmentReader {
+struct EnvironmentReader {
     let read: (String) -> String?
 
     func value<T>(_ name: String, default fallback: T, parse: (String) -> T?) throws -> T {
@@ -103,7 +127,9 @@ private struct EnvironmentReader {
     func optional<T>(_ name: String, parse: (String) -> T?) throws -> T? {
         guard let raw = read(name), !raw.isEmpty else { return nil }
         guard let parsed = parse(raw) else {
-            throw ConfigurationError(variable: name, value: raw, expected: Self.expectation(name))
+            // A secret is never echoed back, not even a malformed one.
+            let shown = name == "PORTAL_SECRET" ? "(hidden)" : raw
+            throw ConfigurationError(variable: name, value: shown, expected: Self.expectation(name))
         }
         return parsed
     }
@@ -125,6 +151,9 @@ private struct EnvironmentReader {
         case "PORTAL_NAME": "a name of 1 to 60 characters"
         case "AUTO_MIGRATE": "true or false"
         case "BCRYPT_COST": "a whole number from 10 to 16"
+        case "PORTAL_SECRET":
+            "at least 32 random bytes as hex or base64 (required with PostgreSQL; e.g. openssl rand -hex 32)"
+        case "TRUSTED_PROXIES": "IP addresses or CIDR blocks separated by commas, e.g. 10.0.0.0/8,192.168.1.7"
         default: "a valid value"
         }
     }

@@ -18,7 +18,8 @@ func withPortal(
     _ test: (Application) async throws -> Void
 ) async throws {
     let database = try await TestDatabase.create()
-    var config = PortalConfig(database: database.url, bcryptCost: 4)
+    var config = PortalConfig(
+        database: database.url, bcryptCost: 4, portalSecret: PortalSecret(String(repeating: "ab", count: 32)))
     adjust(&config)
     let app = try await Application.make(.testing)
     app.directory = DirectoryConfiguration(workingDirectory: packageRoot)
