@@ -13,6 +13,9 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     try app.useDatabase(config.database)
     app.migrations.add(portalMigrations)
     app.lifecycle.use(DatabasePreparation())
+    if ["serve", "demo"].contains(app.commandName) {
+        app.lifecycle.use(Housekeeping.Schedule(interval: .minutes(10)))
+    }
 
     app.passwords.use(.bcrypt(cost: config.bcryptCost))
     app.dummyPasswordHash = try Bcrypt.hash(OpaqueSecret.hex(), cost: config.bcryptCost)

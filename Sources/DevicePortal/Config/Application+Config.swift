@@ -21,6 +21,11 @@ extension Application {
         return "http://\(server.hostname):\(server.port)"
     }
 
+    /// The command this process runs: `portal NAME …`, or `serve` when none is named.
+    var commandName: String {
+        environment.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? "serve"
+    }
+
     /// Cookies get `Secure` when users reach the portal over https.
     var servesHTTPS: Bool { config.publicBaseURL?.hasPrefix("https://") == true }
 }

@@ -23,6 +23,15 @@ public enum DatabaseURL: Sendable, Equatable {
         }
     }
 
+    /// Where the data lives, without any password, for messages and logs.
+    var redactedDescription: String {
+        switch self {
+        case .sqliteFile(let path): "sqlite://" + path
+        case .sqliteMemory: "sqlite://:memory:"
+        case .postgres(let url): Self.redacted(url)
+        }
+    }
+
     /// The URL with any password replaced, for messages and logs.
     static func redacted(_ raw: String) -> String {
         guard var url = URLComponents(string: raw), url.password != nil else { return raw }

@@ -47,12 +47,19 @@ public struct PortalSecret: Sendable, Equatable {
         guard
             FileManager.default.createFile(
                 atPath: file.path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600])
-        else { throw ConfigurationError(variable: "PORTAL_SECRET", value: "", expected: "a writable \(file.path)") }
+        else { throw SecretFileError(path: file.path) }
         return secret
     }
 
     private static func randomBytes() -> Data {
         var generator = SystemRandomNumberGenerator()
         return Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+    }
+}
+
+struct SecretFileError: Error, CustomStringConvertible {
+    let path: String
+    var description: String {
+        "Cannot create \(path) for the portal's secret: set PORTAL_SECRET, or let the database's folder be written."
     }
 }

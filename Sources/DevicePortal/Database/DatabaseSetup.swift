@@ -35,7 +35,7 @@ extension Application {
     /// any are pending, unless this run is `migrate` itself.
     func prepareDatabase(command: String?) async throws {
         if config.autoMigrate {
-            try await autoMigrate()
+            try await MigrationLock.withLock(self) { try await autoMigrate() }
             return
         }
         guard command != "migrate" else { return }
@@ -54,14 +54,28 @@ struct PendingMigrationsError: Error, CustomStringConvertible {
     }
 }
 
+/// The database could not be reached or set up at start; says which one, never its password.
+struct DatabaseStartupError: Error, CustomStringConvertible {
+    let database: String
+    let underlying: any Error
+    var description: String {
+        "Cannot use the database \(database): \(String(reflecting: underlying))"
+    }
+}
+
 /// Runs before any command: sets the database up for it.
 struct DatabasePreparation: LifecycleHandler {
     func willBootAsync(_ application: Application) async throws {
         let arguments = application.environment.arguments.dropFirst()
         // Asking for help must not create or migrate a database.
         guard !arguments.contains("--help"), !arguments.contains("-h") else { return }
-        let command = arguments.first
-        try await application.prepareDatabase(command: command)
-        try await application.tuneSQLite()
+        do {
+            try await application.prepareDatabase(command: application.commandName)
+            try await application.tuneSQLite()
+        } catch let error as PendingMigrationsError {
+            throw error
+        } catch {
+            throw DatabaseStartupError(database: application.config.database.redactedDescription, underlying: error)
+        }
     }
 }

@@ -13,6 +13,9 @@ struct RateLimiter {
     let db: any Database
     let rules: [Rule]
 
+    /// No rule looks further back; older events are purged by `Housekeeping`.
+    static let longestWindow: TimeInterval = 3_600
+
     /// Wrong user codes: 5 a minute and 20 an hour (RFC 8628 §5.1).
     static func wrongUserCodes(on db: any Database) -> RateLimiter {
         RateLimiter(db: db, rules: [Rule(limit: 5, window: 60), Rule(limit: 20, window: 3_600)])
@@ -46,10 +49,6 @@ struct RateLimiter {
             try await reservation.release()
             return Reservation(db: db, eventIDs: [], retryAfter: Int(retryAfter.rounded(.up)))
         }
-        try await RateLimitEvent.query(on: db)
-            .filter(\.$bucket ~~ buckets)
-            .filter(\.$occurredAt < now.addingTimeInterval(-(rules.map(\.window).max() ?? 0)))
-            .delete()
         return reservation
     }
 

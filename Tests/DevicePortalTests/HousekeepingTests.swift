@@ -1,0 +1,46 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+
+@testable import DevicePortal
+
+@Suite("Housekeeping")
+struct HousekeepingTests {
+    @Test("purges codes a day past expiry, tokens a month past expiry or revocation, dead sessions and old counts")
+    func purge() async throws {
+        try await withPortal { app in
+            let fixtures = Fixtures(app: app)
+            let (user, organization, client) = try await fixtures.standardCast()
+            let now = Date()
+            let desktop = DesktopApp(app: app)
+            for _ in 0..<3 { _ = try await desktop.requestCode() }
+            let codes = try await DeviceAuthorization.query(on: app.db).all()
+            for (code, expiry) in zip(codes, [-25 * 3600.0, -23 * 3600.0, 600]) {
+                code.expiresAt = now.addingTimeInterval(expiry)
+                try await code.save(on: app.db)
+            }
+            for _ in 0..<4 { _ = try await fixtures.token(for: user, in: organization, client: client) }
+            let tokens = try await APIToken.query(on: app.db).all()
+            tokens[0].expiresAt = now.addingTimeInterval(-31 * 86_400)
+            tokens[1].expiresAt = now.addingTimeInterval(-29 * 86_400)
+            tokens[2].revokedAt = now.addingTimeInterval(-31 * 86_400)
+            for token in tokens { try await token.save(on: app.db) }
+            try await RateLimitEvent(bucket: "b", occurredAt: now.addingTimeInterval(-3_700)).create(on: app.db)
+            try await RateLimitEvent(bucket: "b", occurredAt: now.addingTimeInterval(-60)).create(on: app.db)
+            let browser = Browser(app: app)
+            try await browser.signIn()
+            let session = try #require(try await WebSession.query(on: app.db).first())
+            session.expiresAt = now.addingTimeInterval(-1)
+            try await session.save(on: app.db)
+
+            let purged = try await Housekeeping.purge(at: now, on: app.db)  // MUT
+            #expect(purged == Housekeeping.Purged(deviceCodes: 1, tokens: 2, sessions: 1, rateLimitEvents: 1))
+            #expect(try await DeviceAuthorization.query(on: app.db).count() == 2)
+            #expect(try await APIToken.query(on: app.db).count() == 2)
+            #expect(try await WebSession.query(on: app.db).count() == 0)
+            #expect(try await RateLimitEvent.query(on: app.db).count() == 1)
+            #expect(try await Housekeeping.purge(at: now, on: app.db) == Housekeeping.Purged())
+        }
+    }
+}
