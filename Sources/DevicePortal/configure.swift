@@ -5,7 +5,9 @@ import Vapor
 /// Sets the application up: configuration, database, views, middleware, commands, routes.
 public func configure(_ app: Application, with config: PortalConfig) throws {
     app.config = config
-    app.config.portalSecret = try PortalSecret.resolve(config)
+    let secret = try PortalSecret.resolve(config)
+    app.config.portalSecret = secret
+    app.signingKeys = SigningKeyStore(secret: secret, jwtTTL: config.sessionJWTTTL)
     // Blocking work (SQLite calls, bcrypt) runs here; the shared default has one thread per
     // core, too few for a writer waiting on a lock beside a bcrypt hash and a reader.
     app.threadPool = NIOThreadPool(numberOfThreads: max(4, 2 * System.coreCount))

@@ -11,8 +11,12 @@ func routes(_ app: Application) throws {
     app.post("auth", "device", "token", use: DeviceTokenController.exchange)
     app.post("auth", "token", "revoke", use: RevocationController.revoke)
     app.get(".well-known", "oauth-authorization-server", use: MetadataController.show)
+    app.post("auth", "introspect", use: IntrospectionController.introspect)
 
-    // Guarded API: an API token (or, later, a session JWT)
+    // Session JWTs: minted for a signed-in browser, verified by anyone with the JWKS
+    app.get(".well-known", "jwks.json", use: SessionTokenController.jwks)
+
+    // Guarded API: an API token or a session JWT
     let guarded = app.grouped(BearerGuard())
     guarded.get("me", use: MeController.show)
 
@@ -21,6 +25,7 @@ func routes(_ app: Application) throws {
     web.get { req in req.redirect(to: "/auth/device") }
     web.get("login", use: LoginController.show)
     web.post("login", use: LoginController.signIn)
+    web.post("auth", "session", "token", use: SessionTokenController.mint)
 
     let signedIn = web.grouped(RequireSignInMiddleware())
     signedIn.post("logout", use: LoginController.signOut)

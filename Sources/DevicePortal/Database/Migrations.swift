@@ -12,4 +12,5 @@ let portalMigrations: [any Migration] = [
     CreateAPITokens(),
     CreateWebSessions(),
     CreateRateLimitEvents(),
+    CreateSigningKeys(),
 ]

@@ -7,6 +7,8 @@ enum MetadataController {
         let deviceAuthorizationEndpoint: String
         let tokenEndpoint: String
         let revocationEndpoint: String
+        let introspectionEndpoint: String
+        let jwksURI: String
         let grantTypesSupported: [String]
         let tokenEndpointAuthMethodsSupported: [String]
         let revocationEndpointAuthMethodsSupported: [String]
@@ -16,6 +18,8 @@ enum MetadataController {
             case deviceAuthorizationEndpoint = "device_authorization_endpoint"
             case tokenEndpoint = "token_endpoint"
             case revocationEndpoint = "revocation_endpoint"
+            case introspectionEndpoint = "introspection_endpoint"
+            case jwksURI = "jwks_uri"
             case grantTypesSupported = "grant_types_supported"
             case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
             case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
@@ -29,6 +33,8 @@ enum MetadataController {
             deviceAuthorizationEndpoint: base + "/auth/device/code",
             tokenEndpoint: base + "/auth/device/token",
             revocationEndpoint: base + "/auth/token/revoke",
+            introspectionEndpoint: base + "/auth/introspect",
+            jwksURI: base + "/.well-known/jwks.json",
             grantTypesSupported: [DeviceTokenController.grantType],
             tokenEndpointAuthMethodsSupported: ["none"],
             revocationEndpointAuthMethodsSupported: ["none"]

@@ -21,13 +21,13 @@ enum APITokenLookup {
     /// `last_used_at` is written at most this often per token, not on every request.
     static let lastUsedResolution: TimeInterval = 60
 
-    static func principal(token: String, at now: Date, ip: String?, on db: any Database) async throws -> Principal {
+    /// The token's principal; with `recordUse`, the use (time and the caller's IP) is kept too.
+    static func principal(
+        token: String, at now: Date, recordUse: Bool = true, ip: String? = nil, on db: any Database
+    ) async throws -> Principal {
         let row = try await db.sql.raw(
             """
-            SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at,
-                u.id AS user_id, u.email, u.name AS user_name,
-                o.id AS organization_id, o.slug, o.name AS organization_name,
-                r.name AS role_name, r.permissions
+            SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \(unsafeRaw: Principal.columns)
             FROM api_tokens t
             JOIN users u ON u.id = t.user_id
             JOIN organizations o ON o.id = t.organization_id
@@ -40,29 +40,19 @@ enum APITokenLookup {
         guard try row.decode(column: "revoked_at", as: Date?.self) == nil else { throw Failure.revoked }
         let expiresAt = try row.decode(column: "expires_at", as: Date.self)
         guard expiresAt > now else { throw Failure.expired }
-        guard let roleName = try row.decode(column: "role_name", as: String?.self) else { throw Failure.notAMember }
-
         let tokenID = try row.decode(column: "token_id", as: UUID.self)
-        let lastUsed = try row.decode(column: "last_used_at", as: Date?.self)
-        if lastUsed.map({ now.timeIntervalSince($0) >= lastUsedResolution }) ?? true {
-            try await recordUse(tokenID: tokenID, at: now, ip: ip, on: db)
+        guard let principal = try Principal(row: row, credential: .apiToken(id: tokenID, expiresAt: expiresAt)) else {
+            throw Failure.notAMember
         }
-        return Principal(
-            user: UserDTO(
-                id: try row.decode(column: "user_id", as: UUID.self),
-                email: try row.decode(column: "email", as: String.self),
-                name: try row.decode(column: "user_name", as: String.self)),
-            organization: OrganizationDTO(
-                id: try row.decode(column: "organization_id", as: UUID.self),
-                slug: try row.decode(column: "slug", as: String.self),
-                name: try row.decode(column: "organization_name", as: String.self)),
-            roleName: roleName,
-            permissions: Permission.decode(try row.decode(column: "permissions", as: String.self)),
-            credential: .apiToken(id: tokenID, expiresAt: expiresAt))
+        let lastUsed = try row.decode(column: "last_used_at", as: Date?.self)
+        if recordUse, lastUsed.map({ now.timeIntervalSince($0) >= lastUsedResolution }) ?? true {
+            try await markUsed(tokenID: tokenID, at: now, ip: ip, on: db)
+        }
+        return principal
     }
 
     /// Conditional, so that concurrent requests with one token write once.
-    private static func recordUse(tokenID: UUID, at now: Date, ip: String?, on db: any Database) async throws {
+    private static func markUsed(tokenID: UUID, at now: Date, ip: String?, on db: any Database) async throws {
         try await db.sql.update(APIToken.schema)
             .set("last_used_at", to: now)
             .set("last_used_ip", to: ip)

@@ -32,6 +32,8 @@ enum MeController {
         switch principal.credential {
         case .apiToken(let id, let expiresAt):
             auth = Me.Auth(type: "api_token", tokenID: id, expiresAt: expiresAt.formatted(.iso8601))
+        case .session(_, let expiresAt):
+            auth = Me.Auth(type: "session", tokenID: nil, expiresAt: expiresAt.formatted(.iso8601))
         }
         return Me(
             user: principal.user, organization: principal.organization,

@@ -11,10 +11,7 @@ enum OpaqueSecret {
 
     /// 32 random bytes as unpadded base64url (43 characters): looks nothing like an API token.
     static func base64URL() -> String {
-        Data(randomBytes(32)).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Data(randomBytes(32)).base64URLEncoded
     }
 
     /// SHA-256 as lowercase hex. Fine for high-entropy secrets; never for passwords.
@@ -38,5 +35,19 @@ enum OpaqueSecret {
     private static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+}
+
+extension Data {
+    /// Unpadded base64url (RFC 4648 §5), as JWTs and JWKs use.
+    var base64URLEncoded: String {
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    init?(base64URLEncoded text: some StringProtocol) {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        self.init(base64Encoded: base64)
     }
 }

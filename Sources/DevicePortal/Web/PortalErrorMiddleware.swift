@@ -7,6 +7,7 @@ struct PortalErrorMiddleware: AsyncMiddleware {
     static func answersJSON(_ path: String) -> Bool {
         path == "/me" || path == "/healthz" || path == "/readyz" || path == "/auth/device/code"
             || path == "/auth/device/token" || path.hasPrefix("/auth/token/") || path.hasPrefix("/api/")
+            || path == "/auth/introspect" || path.hasPrefix("/auth/session/")
             || path.hasPrefix("/.well-known/")
     }
 

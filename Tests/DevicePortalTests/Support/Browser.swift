@@ -28,8 +28,17 @@ final class Browser {
         return try await send(.POST, path, body: formBody(fields))
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, body: ByteBuffer?) async throws -> TestingHTTPResponse {
+    /// A POST from the page's script: no form, the CSRF token in `X-CSRF-Token`.
+    @discardableResult
+    func postFromScript(_ path: String, csrfToken: String? = nil) async throws -> TestingHTTPResponse {
+        try await send(.POST, path, body: nil, extraHeaders: ["X-CSRF-Token": csrfToken ?? self.csrfToken ?? ""])
+    }
+
+    private func send(
+        _ method: HTTPMethod, _ path: String, body: ByteBuffer?, extraHeaders: HTTPHeaders = [:]
+    ) async throws -> TestingHTTPResponse {
         var headers = body == nil ? HTTPHeaders() : formHeaders
+        headers.add(contentsOf: extraHeaders)
         if !cookies.isEmpty {
             headers.add(name: .cookie, value: cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))
         }

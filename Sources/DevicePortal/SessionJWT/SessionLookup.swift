@@ -1,0 +1,36 @@
+import Fluent
+import Foundation
+import SQLKit
+
+/// The guard's query for a verified session JWT: the web session must still exist (signing
+/// out kills its JWTs at once) and the user must still be a member of the JWT's org.
+enum SessionLookup {
+    enum Failure: String, Error {
+        case signedOut = "signed_out", notAMember = "not_a_member"
+
+        var description: String {
+            switch self {
+            case .signedOut: "The web session behind this JWT has ended."
+            case .notAMember: "The JWT's user is not a member of its organization."
+            }
+        }
+    }
+
+    static func principal(for jwt: SessionJWT.Verified, at now: Date, on db: any Database) async throws -> Principal {
+        let row = try await db.sql.raw(
+            """
+            SELECT \(unsafeRaw: Principal.columns)
+            FROM web_sessions s
+            JOIN users u ON u.id = s.user_id
+            JOIN organizations o ON o.id = \(bind: jwt.organizationID)
+            LEFT JOIN memberships m ON m.user_id = s.user_id AND m.organization_id = o.id
+            LEFT JOIN roles r ON r.id = m.role_id
+            WHERE s.id = \(bind: jwt.sessionID) AND s.user_id = \(bind: jwt.userID) AND s.expires_at > \(bind: now)
+            """
+        ).first()
+        guard let row else { throw Failure.signedOut }
+        guard let principal = try Principal(row: row, credential: .session(id: jwt.sessionID, expiresAt: jwt.expiresAt))
+        else { throw Failure.notAMember }
+        return principal
+    }
+}
