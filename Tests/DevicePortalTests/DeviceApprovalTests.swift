@@ -85,7 +85,7 @@ struct DeviceApprovalTests {
         }
     }
 
-    @Test("a denied, expired or already approved code can never be approved")
+    @Test("a denied, expired or already approved code can never be approved, and says why")
     func finalStates() async throws {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
@@ -97,20 +97,41 @@ struct DeviceApprovalTests {
             try await browser.approve(denied.userCode, action: "deny")
             let again = try await browser.post(
                 "/auth/device/confirm", [("user_code", denied.userCode), ("org", "acme"), ("action", "approve")])
-            #expect(again.status == .badRequest)
+            #expect(again.status == .conflict)
+            #expect(again.text.contains("already approved or denied"))
 
             let approved = try await desktop.requestCode()
             #expect(try await browser.approve(approved.userCode).status == .ok)
             let twice = try await browser.post(
                 "/auth/device/confirm", [("user_code", approved.userCode), ("org", "acme"), ("action", "deny")])
-            #expect(twice.status == .badRequest)
+            #expect(twice.status == .conflict)
 
             let expired = try await desktop.requestCode()
             try await expireCodes(app)
-            #expect(try await browser.approve(expired.userCode).status == .badRequest)
+            let late = try await browser.approve(expired.userCode)
+            #expect(late.status == .gone)
+            #expect(late.text.contains("expired"))
 
             let statuses = try await DeviceAuthorization.query(on: app.db).sort(\.$createdAt).all().map(\.status)
             #expect(statuses == [.denied, .approved, .pending])
+        }
+    }
+
+    @Test("with several organizations none is chosen in advance; with one it is")
+    func organizationPreselection() async throws {
+        try await withPortal { app in
+            let fixtures = Fixtures(app: app)
+            let (user, _, _) = try await fixtures.standardCast()
+            let code = try await DesktopApp(app: app).requestCode()
+            let browser = Browser(app: app)
+            try await browser.signIn()
+            try await browser.get("/auth/device")
+            let single = try await browser.post("/auth/device", [("user_code", code.userCode)])
+            #expect(single.text.contains("checked"))
+            try await fixtures.member(user, of: try await fixtures.organization("globex"))
+            let several = try await browser.post("/auth/device", [("user_code", code.userCode)])  // MUT
+            #expect(!several.text.contains("checked"))
+            #expect(several.text.contains("required"))
         }
     }
 

@@ -107,7 +107,11 @@ enum DeviceApprovalController {
 
     static let alreadyDecided = PageError(
         status: .conflict, title: "Already decided",
-        message: "This code can no longer be approved: it was already approved or denied, or it has expired.")
+        message: "This code was already approved or denied, so nothing more can be done with it.")
+
+    static let expired = PageError(
+        status: .gone, title: "Code expired",
+        message: "This code has expired. Start the sign-in again in the app to get a new one.")
 
     /// Looks a typed code up, counting the attempt against the wrong-code limits of this
     /// user and this IP; the caller releases the attempt when the code was right.
@@ -123,8 +127,15 @@ enum DeviceApprovalController {
         return (try await PendingDevice.find(userCode: code, on: req.db), attempt)
     }
 
+    /// A code that exists but can no longer be decided gets its own answer (the attempt still
+    /// counts); any other code is simply not valid.
     private static func wrongCode(_ req: Request, typed: String?) async throws -> Response {
-        try await req.renderPage(
+        if let code = typed.flatMap(UserCode.normalize),
+            let known = try await DeviceAuthorization.query(on: req.db).filter(\.$userCode == code).first()
+        {
+            throw known.expiresAt <= Date() && known.status != .consumed ? Self.expired : Self.alreadyDecided
+        }
+        return try await req.renderPage(
             "device/enter", title: "Connect a device",
             EnterPage(
                 userCode: String((typed ?? "").prefix(20)), csrfToken: try req.requireSignedIn().csrfToken,
