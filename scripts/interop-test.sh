@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Out-of-process interop tests: a third-party OAuth client (Authlib, oauthlib) and a headless
-# Chromium drive the device flow against a real `portal serve`.
+# Chromium drive the device flow against a real `portal serve` (SQLite); the CLI tests run the
+# executable; the multi-instance tests run three `portal serve` on one PostgreSQL database, so run
+# this inside scripts/with-postgres.sh (they fail without a postgres:// DATABASE_URL):
+#   scripts/with-postgres.sh bash scripts/interop-test.sh
 # Assumes the debug build exists (the main test script builds first); override with PORTAL_BIN.
 set -euo pipefail
 

@@ -1,13 +1,20 @@
-"""Starts one real `portal serve` for the whole session, on a fresh SQLite database seeded
-with the admin commands, and stops it at the end."""
+"""The servers the interop tests talk to, started with the real `portal` executable and
+seeded with its admin commands:
+- `portal`: one `portal serve` on a fresh SQLite database, for the whole session;
+- `cluster`: three `portal serve` on one fresh PostgreSQL database (the one DATABASE_URL names,
+  as scripts/with-postgres.sh sets it), started at the same moment, for the multi-instance tests.
+Both are stopped at the end."""
 
+import dataclasses
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -19,22 +26,39 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_VARS = ("DATABASE_URL", "PUBLIC_BASE_URL", "DEVICE_CODE_TTL", "DEVICE_POLL_INTERVAL",
                  "TOKEN_TTL", "SESSION_JWT_TTL", "PORTAL_NAME", "PORTAL_SECRET",
                  "TRUSTED_PROXIES", "METRICS_TOKEN", "AUTO_MIGRATE")
+# The PostgreSQL that scripts/with-postgres.sh started, read before any environment is stripped.
+POSTGRES_URL = os.environ.get("DATABASE_URL", "")
+PG_BIN = "/usr/lib/postgresql/15/bin"  # as in scripts/with-postgres.sh
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """This suite must never pass by skipping: a skipped test counts as a failure."""
+    """This suite must never pass by skipping: a skipped test counts as a failure. A failed
+    multi-instance test shows the end of every server's log."""
     outcome = yield
     report = outcome.get_result()
     if report.skipped:
         report.outcome = "failed"
         report.longrepr = f"skipped tests are not allowed in the interop suite: {report.longrepr}"
+    cluster = item.funcargs.get("cluster") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(cluster, Cluster):
+        report.sections.append(("portal serve logs", cluster.log_tails()))
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return _free_ports(1)[0]
+
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct ports nobody listens on: all held open until every one is chosen."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _portal_bin() -> str:
@@ -45,58 +69,149 @@ def _portal_bin() -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
-def portal():
-    binary = _portal_bin()
-    workdir = Path(tempfile.mkdtemp(prefix="portal-interop-"))
-    port = _free_port()
+def portal_env(**settings) -> dict:
+    """This process's environment without the contract's settings, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARS}
-    env.update(DATABASE_URL=f"sqlite://{workdir}/portal.sqlite", BCRYPT_COST="10",
-               DEVICE_POLL_INTERVAL="1")
-    info = Portal(base_url=f"http://127.0.0.1:{port}", client_id="interop-cli",
+    env.update(BCRYPT_COST="10", **settings)
+    return env
+
+
+def _admin(env: dict, *args):
+    done = subprocess.run([_portal_bin(), *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, f"portal {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+
+
+def _seed(env: dict, info: Portal):
+    """The user, an org they own and the public client, made with the admin commands."""
+    _admin(env, "create-user", "--email", info.email, "--name", info.user_name, "--password", info.password)
+    _admin(env, "create-org", "--slug", info.org_slug, "--name", info.org_name)
+    _admin(env, "add-member", "--org", info.org_slug, "--email", info.email, "--role", "owner")
+    _admin(env, "create-client", "--client-id", info.client_id, "--name", "Interop CLI")
+
+
+def _portal_info(port: int) -> Portal:
+    return Portal(base_url=f"http://127.0.0.1:{port}", client_id="interop-cli",
                   email="ada@example.com", password="correct horse battery staple",
                   user_name="Ada Lovelace", org_slug="analytical", org_name="Analytical Engines")
 
-    def admin(*args):
-        done = subprocess.run([binary, *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
-        assert done.returncode == 0, f"portal {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
 
-    admin("create-user", "--email", info.email, "--name", info.user_name, "--password", info.password)
-    admin("create-org", "--slug", info.org_slug, "--name", info.org_name)
-    admin("add-member", "--org", info.org_slug, "--email", info.email, "--role", "owner")
-    admin("create-client", "--client-id", info.client_id, "--name", "Interop CLI")
+class Server:
+    """One `portal serve` on 127.0.0.1, its output in a log file."""
 
-    log_path = workdir / "serve.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([binary, "serve", "--hostname", "127.0.0.1", "--port", str(port)],
-                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    def __init__(self, env: dict, port: int, log_path: Path):
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [_portal_bin(), "serve", "--hostname", "127.0.0.1", "--port", str(port)],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def wait_ready(self, paths=("/healthz",), timeout: float = 60):
+        """Waits until every path answers 200; fails with the log if the server exits or not in time."""
+        deadline = time.monotonic() + timeout
+        pending = list(paths)
+        while pending and time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"portal serve on {self.base_url} exited with {self.process.returncode}:\n"
+                            f"{self.log_tail()}")
+            try:
+                if requests.get(self.base_url + pending[0], timeout=2).status_code == 200:
+                    pending.pop(0)
+                    continue
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        if pending:
+            pytest.fail(f"{self.base_url}{pending[0]} not 200 after {timeout}s:\n{self.log_tail()}")
+
+    def stop(self):
+        """Terminates the server; returns its exit code if it had died by itself, else None."""
+        died = self.process.poll()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        return died
+
+
+@pytest.fixture(scope="session")
+def portal():
+    workdir = Path(tempfile.mkdtemp(prefix="portal-interop-"))
+    port = _free_port()
+    env = portal_env(DATABASE_URL=f"sqlite://{workdir}/portal.sqlite", DEVICE_POLL_INTERVAL="1")
+    info = _portal_info(port)
+    _seed(env, info)
+    server = Server(env, port, workdir / "serve.log")
     try:
-        _wait_healthy(info, server, log_path)
+        server.wait_ready()
         yield info
     finally:
-        died = server.poll()
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log = log_path.read_text(errors="replace")
+        died = server.stop()
+        log = server.log_tail()
         shutil.rmtree(workdir, ignore_errors=True)
     if died is not None:
-        pytest.fail(f"portal serve died during the tests (exit {died}):\n{log[-4000:]}")
+        pytest.fail(f"portal serve died during the tests (exit {died}):\n{log}")
 
 
-def _wait_healthy(info: Portal, server: subprocess.Popen, log_path: Path, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"portal serve exited with {server.returncode}:\n{log_path.read_text()[-4000:]}")
-        try:
-            if requests.get(info.url("/healthz"), timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"portal serve not healthy after {timeout}s:\n{log_path.read_text()[-4000:]}")
+@dataclasses.dataclass
+class Cluster:
+    """Three instances of one deployment: the same database and PORTAL_SECRET, one port each."""
+    instances: list[Portal]  # A, B, C
+    servers: list[Server]    # in the same order
+
+    def log_tails(self, chars: int = 3000) -> str:
+        return "\n".join(f"--- instance {name}, {server.base_url}:\n{server.log_tail(chars)}"
+                         for name, server in zip("ABC", self.servers))
+
+
+def _postgres_tool(tool: str, *args):
+    """createdb or dropdb, run against the cluster DATABASE_URL points at."""
+    path = shutil.which(tool, path=f"{PG_BIN}:{os.environ.get('PATH', '')}")
+    assert path, f"no {tool} (PostgreSQL client tools) in {PG_BIN} or on PATH"
+    done = subprocess.run([path, f"--maintenance-db={POSTGRES_URL}", *args], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, f"{tool} {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database():
+    """The URL of a new, empty database in the PostgreSQL cluster DATABASE_URL points at;
+    dropped at the end."""
+    if urlparse(POSTGRES_URL).scheme not in ("postgres", "postgresql"):
+        pytest.fail("the multi-instance tests need PostgreSQL: run them inside scripts/with-postgres.sh, "
+                    "which sets DATABASE_URL=postgres://... (here DATABASE_URL is "
+                    f"{'unset' if not POSTGRES_URL else 'not a postgres:// URL'})")
+    name = f"portal_multi_{secrets.token_hex(4)}"
+    _postgres_tool("createdb", name)
+    yield urlparse(POSTGRES_URL)._replace(path=f"/{name}").geturl()
+    _postgres_tool("dropdb", "--force", name)
+
+
+@pytest.fixture(scope="session")
+def cluster(postgres_database):
+    """Starts three servers on a fresh database at the same moment, so they race to migrate,
+    waits until each is healthy and ready, and only then seeds the data with the admin commands."""
+    env = portal_env(DATABASE_URL=postgres_database, PORTAL_SECRET=secrets.token_hex(32),
+                     DEVICE_POLL_INTERVAL="2")
+    workdir = Path(tempfile.mkdtemp(prefix="portal-multi-"))
+    ports = _free_ports(3)
+    servers = [Server(env, port, workdir / f"serve-{name}.log") for port, name in zip(ports, "ABC")]
+    cluster = Cluster(instances=[_portal_info(port) for port in ports], servers=servers)
+    try:
+        for server in servers:
+            server.wait_ready(paths=("/healthz", "/readyz"))
+        _seed(env, cluster.instances[0])
+        yield cluster
+    finally:
+        died = {s.base_url: s.stop() for s in servers}
+        logs = cluster.log_tails()
+        shutil.rmtree(workdir, ignore_errors=True)
+    died = {url: code for url, code in died.items() if code is not None}
+    if died:
+        pytest.fail(f"portal serve died during the tests (exit codes {died}):\n{logs}")

@@ -1,6 +1,7 @@
 """What the interop tests share: the person's part of the device flow done with plain form
 posts (login, enter the code, approve), and a token poller that keeps to the interval."""
 
+import re
 import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -8,6 +9,7 @@ from html.parser import HTMLParser
 import requests
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,11 @@ def sign_in(portal: Portal) -> requests.Session:
     return web
 
 
-def approve_by_hand(portal: Portal, user_code: str, action: str = "approve") -> str:
-    """What the person does in the browser, as form posts; returns the final page's HTML."""
-    web = sign_in(portal)
+def approve_by_hand(portal: Portal, user_code: str, action: str = "approve",
+                    web: requests.Session | None = None) -> str:
+    """What the person does in the browser, as form posts; returns the final page's HTML.
+    Signs in first unless given a signed-in session `web`."""
+    web = sign_in(portal) if web is None else web
     enter = web.get(portal.url("/auth/device"), params={"user_code": user_code}, timeout=10)
     assert form_inputs(enter.text)["user_code"] == [user_code], "user_code not prefilled"
     confirm = web.post(portal.url("/auth/device"), timeout=10,
@@ -85,12 +89,17 @@ def approve_by_hand(portal: Portal, user_code: str, action: str = "approve") -> 
     return done.text
 
 
+def poll_once(portal: Portal, device_code: str) -> requests.Response:
+    """One poll of the token endpoint."""
+    return requests.post(portal.url("/auth/device/token"), timeout=10, data={
+        "grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": portal.client_id})
+
+
 def poll_for_token(portal: Portal, device_code: str, interval: float, timeout: float = 30) -> dict:
     """Polls the token endpoint as RFC 8628 §3.5 asks: every `interval` seconds, +5 on slow_down."""
     deadline = time.monotonic() + timeout
     while True:
-        resp = requests.post(portal.url("/auth/device/token"), timeout=10, data={
-            "grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": portal.client_id})
+        resp = poll_once(portal, device_code)
         body = resp.json()
         if resp.status_code == 200:
             return body

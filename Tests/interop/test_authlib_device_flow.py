@@ -9,9 +9,8 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from oauthlib.oauth2 import DeviceClient, OAuth2Error
 
-from portal_helpers import DEVICE_GRANT, approve_by_hand, get_me, request_device_code
+from portal_helpers import DEVICE_GRANT, HEX64, approve_by_hand, get_me, request_device_code
 
-HEX64 = re.compile(r"[0-9a-f]{64}")
 USER_CODE = re.compile(r"[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}")
 
 

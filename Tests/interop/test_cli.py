@@ -1,7 +1,6 @@
 """The `portal` executable as an operator runs it: configuration errors, migrations,
 admin commands reading a password from standard input, and the demo command."""
 
-import os
 import re
 import subprocess
 import tempfile
@@ -10,14 +9,12 @@ from pathlib import Path
 
 import requests
 
-from conftest import ROOT, CONTRACT_VARS, _free_port, _portal_bin
+from conftest import ROOT, _free_port, _portal_bin, portal_env
 
 
 def run(*args, env=None, stdin=None, timeout=120):
-    base = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARS}
-    base.update(BCRYPT_COST="10", **(env or {}))
-    return subprocess.run([_portal_bin(), *args], cwd=ROOT, env=base, input=stdin, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run([_portal_bin(), *args], cwd=ROOT, env=portal_env(**(env or {})), input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_bad_configuration_stops_with_the_variable_named():
@@ -56,8 +53,7 @@ def test_create_user_reads_the_password_from_stdin_and_never_prints_it():
 def test_demo_serves_a_working_sign_in_with_a_fresh_password():
     """The README's first command: a newcomer can sign in with what it prints."""
     with tempfile.TemporaryDirectory() as workdir:
-        base = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARS}
-        base.update(BCRYPT_COST="10", DATABASE_URL=f"sqlite://{workdir}/portal.sqlite")
+        base = portal_env(DATABASE_URL=f"sqlite://{workdir}/portal.sqlite")
         port = _free_port()
         log_path = Path(workdir) / "demo.log"
         with open(log_path, "w") as log:
