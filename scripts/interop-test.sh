@@ -37,10 +37,11 @@ from importlib.metadata import version
 assert version("authlib") == "1.9.10"
 assert version("oauthlib") == "3.3.1"
 assert version("selenium") == "4.51.0"
+assert version("pyjwt") == "2.15.1"
 import requests, pytest  # noqa: F401
 PYCHECK
 then
-    "$PY" -m pip install --quiet authlib==1.9.10 oauthlib==3.3.1 requests selenium==4.51.0 pytest
+    "$PY" -m pip install --quiet authlib==1.9.10 oauthlib==3.3.1 requests selenium==4.51.0 "pyjwt[crypto]==2.15.1" pytest
 fi
 
 # Screenshots for a human to look at, outside the repository.
