@@ -161,8 +161,9 @@ struct DeviceTokenEndpointTests {
                 for _ in 0..<10 {
                     group.addTask {
                         do {
+                            // MUT
                             _ = try await DeviceTokenController.redeem(
-                                authorizationID, client: client, serverTokenTTL: 3_600, on: app.db)  // MUT
+                                authorizationID, clientID: client.requireID(), serverTokenTTL: 3_600, on: app.db)
                             return "token"
                         } catch let error as JSONError {
                             return error.error

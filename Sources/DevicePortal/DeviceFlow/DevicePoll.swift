@@ -8,6 +8,8 @@ import SQLKit
 /// are serialized by the row lock, so at most one of them is on time.
 struct DevicePoll {
     let authorizationID: UUID
+    /// The client's row id (not its `client_id`).
+    let clientID: UUID
     let status: DeviceAuthorization.Status
     let expiresAt: Date
     let pollInterval: Int
@@ -16,9 +18,9 @@ struct DevicePoll {
     static let slowDownStep = 5
     static let maxInterval = 60
 
-    /// Records a poll of the code with this hash by this client; `nil` when no such
-    /// unexchanged code exists.
-    static func record(deviceCodeHash: String, clientID: UUID, at now: Date, on db: any Database) async throws
+    /// Records a poll of the code with this hash by the public client with this `client_id`;
+    /// `nil` when there is no such client, or no such unexchanged code of it.
+    static func record(deviceCodeHash: String, clientID: String, at now: Date, on db: any Database) async throws
         -> DevicePoll?
     {
         let early: SQLQueryString =
@@ -31,13 +33,15 @@ struct DevicePoll {
                     THEN poll_interval + \(literal: slowDownStep)
                     WHEN \(early) THEN \(literal: maxInterval) ELSE poll_interval END,
                 last_polled_at = CASE WHEN \(early) THEN last_polled_at ELSE \(bind: now) END
-            WHERE device_code_hash = \(bind: deviceCodeHash) AND client_id = \(bind: clientID) AND status <> 'consumed'
-            RETURNING id, status, expires_at, poll_interval, last_poll_was_early
+            WHERE device_code_hash = \(bind: deviceCodeHash) AND status <> 'consumed'
+                AND client_id = (SELECT id FROM clients WHERE client_id = \(bind: clientID) AND secret_hash IS NULL)
+            RETURNING id, client_id, status, expires_at, poll_interval, last_poll_was_early
             """
         ).first()
         guard let row else { return nil }
         return DevicePoll(
             authorizationID: try row.decode(column: "id", as: UUID.self),
+            clientID: try row.decode(column: "client_id", as: UUID.self),
             status: try row.decode(column: "status", as: DeviceAuthorization.Status.self),
             expiresAt: try row.decode(column: "expires_at", as: Date.self),
             pollInterval: try row.decode(column: "poll_interval", as: Int.self),

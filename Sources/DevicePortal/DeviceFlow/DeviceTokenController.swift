@@ -44,12 +44,15 @@ enum DeviceTokenController {
                 description: "Only the device code grant (\(Self.grantType)) is supported.")
         }
         let deviceCode = try requiredParameter(form.deviceCode, "device_code", maxLength: 100)
-        let client = try await OAuthClient.requirePublic(try requiredParameter(form.clientID, "client_id"), on: req.db)
+        let clientID = try requiredParameter(form.clientID, "client_id")
         let now = Date()
+        // One statement on the usual path; telling a bad client from a bad code costs a second
+        // query only when the poll found nothing.
         guard
             let poll = try await DevicePoll.record(
-                deviceCodeHash: OpaqueSecret.hash(deviceCode), clientID: try client.requireID(), at: now, on: req.db)
+                deviceCodeHash: OpaqueSecret.hash(deviceCode), clientID: clientID, at: now, on: req.db)
         else {
+            _ = try await OAuthClient.requirePublic(clientID, on: req.db)
             throw JSONError.invalidGrant("The device code is unknown, belongs to another client, or was already used.")
         }
         if poll.expiresAt <= now {
@@ -66,14 +69,15 @@ enum DeviceTokenController {
             throw JSONError.deviceFlow("access_denied", "The user denied this device.")
         case .approved, .consumed:
             return try await redeem(
-                poll.authorizationID, client: client, serverTokenTTL: req.application.config.tokenTTL, on: req.db)
+                poll.authorizationID, clientID: poll.clientID, serverTokenTTL: req.application.config.tokenTTL,
+                on: req.db)
         }
     }
 
     /// Exactly one poll wins: the approved → consumed update names the state it leaves and
     /// shares a transaction with the token's insert.
     static func redeem(
-        _ authorizationID: UUID, client: OAuthClient, serverTokenTTL: Int, on db: any Database
+        _ authorizationID: UUID, clientID: UUID, serverTokenTTL: Int, on db: any Database
     ) async throws -> TokenResponse {
         try await db.transaction { tx in
             guard
@@ -96,7 +100,7 @@ enum DeviceTokenController {
                 throw JSONError.deviceFlow("access_denied", "The approval is no longer valid.")
             }
             let issued = try await TokenIssuer.issue(
-                user: user, organization: organization, clientID: try client.requireID(),
+                user: user, organization: organization, clientID: clientID,
                 deviceAuthorizationID: authorizationID,
                 deviceName: try row.decode(column: "device_name", as: String?.self),
                 serverTokenTTL: serverTokenTTL, on: tx)
