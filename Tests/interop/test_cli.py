@@ -24,6 +24,15 @@ def test_bad_configuration_stops_with_the_variable_named():
         assert variable in done.stderr
 
 
+def test_an_unreachable_database_stops_start_up_naming_it_but_not_its_password():
+    url = f"postgres://portal:hunter2secret@127.0.0.1:{_free_port()}/portal"
+    done = run("serve", env={"DATABASE_URL": url, "PORTAL_SECRET": "ab" * 32}, timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "Cannot use the database postgres://portal:***@127.0.0.1" in output
+    assert "hunter2secret" not in output
+
+
 def test_serve_refuses_pending_migrations_until_migrate_runs():
     with tempfile.TemporaryDirectory() as workdir:
         env = {"DATABASE_URL": f"sqlite://{workdir}/portal.sqlite", "AUTO_MIGRATE": "false"}
