@@ -19,6 +19,21 @@ func routes(_ app: Application) throws {
     // Guarded API: an API token or a session JWT
     let guarded = app.grouped(BearerGuard())
     guarded.get("me", use: MeController.show)
+    let api = guarded.grouped("api")
+    api.get("me", "tokens", use: MyTokensController.list)
+    api.delete("me", "tokens", ":id", use: MyTokensController.delete)
+    let organizationAPI = api.grouped("orgs", ":slug")
+    organizationAPI.get("settings", use: OrganizationsAPIController.settings)
+    organizationAPI.put("settings", use: OrganizationsAPIController.updateSettings)
+    organizationAPI.get("members", use: OrganizationsAPIController.members)
+    organizationAPI.put("members", ":userID", use: OrganizationsAPIController.setRole)
+    organizationAPI.delete("members", ":userID", use: OrganizationsAPIController.removeMember)
+    organizationAPI.delete("members", ":userID", "tokens", use: OrganizationsAPIController.revokeMemberTokens)
+    organizationAPI.get("roles", use: OrganizationsAPIController.roles)
+    organizationAPI.post("roles", use: OrganizationsAPIController.createRole)
+    organizationAPI.put("roles", ":name", use: OrganizationsAPIController.updateRole)
+    organizationAPI.delete("roles", ":name", use: OrganizationsAPIController.deleteRole)
+    organizationAPI.get("audit", use: AuditAPIController.list)
 
     // Web pages: a browser session, CSRF on every POST
     let web = app.grouped(WebSessionMiddleware(), CSRFMiddleware())

@@ -187,7 +187,7 @@ struct DeviceTokenEndpointTests {
             try await Fixtures(app: app).member(owner, of: organization, as: "owner")
             let desktop = DesktopApp(app: app)
             let code = try await desktop.decidedCode()
-            _ = try await MemberAdministration.remove(user, from: organization, on: app.db)
+            try await Fixtures(app: app).remove(user, from: organization)
             #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "access_denied")
             #expect(try await APIToken.query(on: app.db).count() == 0)
         }

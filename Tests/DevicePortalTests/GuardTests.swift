@@ -94,7 +94,7 @@ struct GuardTests {
             let analyst = Role(
                 name: "analyst", permissions: [.queriesRun, .auditRead], organizationID: organization.id)
             try await analyst.create(on: app.db)
-            try await MemberAdministration.setRole(of: user, in: organization, to: analyst, on: app.db)  // MUT
+            try await Fixtures(app: app).setRole(of: user, in: organization, to: analyst)  // MUT
             let role = try #require(try await desktop.me(token).json["role"] as? [String: Any])
             #expect(role["name"] as? String == "analyst")
             #expect(role["permissions"] as? [String] == ["audit:read", "queries:run"])
@@ -112,7 +112,7 @@ struct GuardTests {
             let desktop = DesktopApp(app: app)
             #expect(try await desktop.me(token).status == .ok)
 
-            let revoked = try await MemberAdministration.remove(user, from: organization, on: app.db)  // MUT
+            let revoked = try await Fixtures(app: app).remove(user, from: organization)  // MUT
             #expect(revoked == 1)
             #expect(try await desktop.me(token).status == .unauthorized)
 

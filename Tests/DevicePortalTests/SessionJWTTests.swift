@@ -188,7 +188,7 @@ struct SessionJWTTests {
 
             let boss = try await fixtures.user("boss@example.com")
             try await fixtures.member(boss, of: acme, as: "owner")
-            _ = try await MemberAdministration.remove(user, from: acme, on: app.db)
+            try await Fixtures(app: app).remove(user, from: acme)
             let response = try await me(app, jwt)  // MUT
             #expect(response.status == .unauthorized)
             #expect(response.json["error_description"] as? String == SessionLookup.Failure.notAMember.description)

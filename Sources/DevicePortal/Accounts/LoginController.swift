@@ -27,6 +27,11 @@ enum LoginController {
         let email = User.normalize(email: form.email ?? "")
         let next = SafeRedirect.target(form.next)
         guard let user = try await authenticate(req, email: email, password: form.password ?? "") else {
+            let known = try await User.find(email: email, on: req.db)
+            try await AuditEvent.record(
+                .signInFailed,
+                by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),
+                about: AuditSubject(userID: known?.id, label: String(email.prefix(254))), on: req.db)
             // The same answer for an unknown email and a wrong password.
             return try await page(
                 req, email: email, next: next, error: "The email or the password is not right.", status: .unauthorized)
@@ -39,6 +44,9 @@ enum LoginController {
             tokenHash: OpaqueSecret.hash(secret), csrfToken: OpaqueSecret.hex(), userID: try user.requireID(),
             expiresAt: Date().addingTimeInterval(SessionCookie.lifetime), ip: req.clientIP, userAgent: req.userAgent)
         try await session.create(on: req.db)
+        try await AuditEvent.record(
+            .signInSucceeded, by: .user(try user.requireID(), email: user.email, from: req),
+            about: AuditSubject(userID: user.id, label: user.email), on: req.db)
         let response = req.redirect(to: next, redirectType: .normal)
         response.cookies[SessionCookie.name] = SessionCookie.value(secret, secure: req.application.servesHTTPS)
         return response

@@ -48,7 +48,8 @@ struct DemoCommand: AsyncCommand {
             == nil
         {
             let owner = try await CommandLookups(db: db).role(named: BuiltInRole.owner.rawValue, in: organization)
-            try await MemberAdministration.add(user: user, to: organization, role: owner, on: db)
+            try await MemberAdministration.add(
+                user, to: organization, as: owner, by: .commandLine(in: organization), on: db)
         }
         if try await OAuthClient.find(clientID: Self.clientID, on: db) == nil {
             try await OAuthClient(clientID: Self.clientID, name: "Demo Desktop App").create(on: db)

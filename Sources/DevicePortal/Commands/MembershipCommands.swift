@@ -26,7 +26,7 @@ struct AddMemberCommand: AsyncCommand {
     func run(using context: CommandContext, signature: MemberRoleSignature) async throws {
         let db = context.application.db
         let (user, organization, role) = try await signature.resolve(on: db)
-        try await MemberAdministration.add(user: user, to: organization, role: role, on: db)
+        try await MemberAdministration.add(user, to: organization, as: role, by: .commandLine(in: organization), on: db)
         context.console.print("Added \(user.email) to \(organization.slug) as \(role.name).")
     }
 }
@@ -38,7 +38,8 @@ struct SetRoleCommand: AsyncCommand {
     func run(using context: CommandContext, signature: MemberRoleSignature) async throws {
         let db = context.application.db
         let (user, organization, role) = try await signature.resolve(on: db)
-        try await MemberAdministration.setRole(of: user, in: organization, to: role, on: db)
+        try await MemberAdministration.setRole(
+            of: try user.requireID(), to: role, by: .commandLine(in: organization), on: db)
         context.console.print("\(user.email) is now \(role.name) in \(organization.slug).")
     }
 }
@@ -60,7 +61,8 @@ struct RemoveMemberCommand: AsyncCommand {
         let lookups = CommandLookups(db: db)
         let organization = try await lookups.organization(slug: try signature.org.required("org"))
         let user = try await lookups.user(email: try signature.email.required("email"))
-        let revoked = try await MemberAdministration.remove(user, from: organization, on: db)
+        let revoked = try await MemberAdministration.remove(
+            try user.requireID(), by: .commandLine(in: organization), on: db)
         context.console.print("Removed \(user.email) from \(organization.slug); revoked \(revoked) token(s).")
     }
 }

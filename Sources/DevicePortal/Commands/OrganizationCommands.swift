@@ -48,27 +48,10 @@ struct CreateRoleCommand: AsyncCommand {
     func run(using context: CommandContext, signature: Signature) async throws {
         let db = context.application.db
         let organization = try await CommandLookups(db: db).organization(slug: try signature.org.required("org"))
-        let name = try signature.name.required("name")
-        guard Role.isValidCustomName(name) else {
-            throw CommandFailure(
-                "\"\(name)\" is not a valid role name: use [a-z][a-z0-9-]{0,31}, and not owner, admin, member or viewer."
-            )
-        }
-        var permissions = Set<Permission>()
-        for raw in try signature.permissions.required("permissions").split(separator: ",") {
-            let trimmed = raw.trimmingCharacters(in: .whitespaces)
-            guard let permission = Permission(rawValue: trimmed) else {
-                let known = Permission.allCases.map(\.rawValue).joined(separator: ", ")
-                throw CommandFailure("Unknown permission \"\(trimmed)\". Known permissions: \(known).")
-            }
-            permissions.insert(permission)
-        }
-        guard try await Role.find(named: name, in: try organization.requireID(), on: db) == nil else {
-            throw CommandFailure("\(organization.slug) already has a role named \(name).")
-        }
-        let role = Role(name: name, permissions: permissions, organizationID: try organization.requireID())
-        try await role.create(on: db)
-        context.console.print(
-            "Created role \(name) in \(organization.slug) with \(Permission.encode(permissions)).")
+        let permissions = try signature.permissions.required("permissions").split(separator: ",").map(String.init)
+        let role = try await RoleAdministration.create(
+            named: try signature.name.required("name"), permissions: permissions, by: .commandLine(in: organization),
+            on: db)
+        context.console.print("Created role \(role.name) in \(organization.slug) with \(role.storedPermissions).")
     }
 }

@@ -76,9 +76,17 @@ struct RevokeTokensCommand: AsyncCommand {
         let user = try await lookups.user(email: try signature.email.required("email"))
         var organization: Organization?
         if let slug = signature.org { organization = try await lookups.organization(slug: slug) }
-        let count = try await TokenRevocation.revokeAll(
-            userID: try user.requireID(), organizationID: try organization?.requireID(), reason: .admin,
-            on: context.application.db)
+        let organizationID = try organization?.requireID()
+        let db = context.application.db
+        let count = try await db.transaction { tx in
+            let count = try await TokenRevocation.revokeAll(
+                userID: try user.requireID(), organizationID: organizationID, reason: .admin, on: tx)
+            try await AuditEvent.record(
+                .tokenRevoked, by: .commandLine, in: organizationID,
+                about: AuditSubject(userID: try user.requireID(), label: user.email),
+                details: ["reason": APIToken.RevocationReason.admin.rawValue, "count": String(count)], on: tx)
+            return count
+        }
         let scope = organization.map { " in \($0.slug)" } ?? ""
         context.console.print("Revoked \(count) token(s) of \(user.email)\(scope).")
     }

@@ -13,4 +13,5 @@ let portalMigrations: [any Migration] = [
     CreateWebSessions(),
     CreateRateLimitEvents(),
     CreateSigningKeys(),
+    CreateAuditEvents(),
 ]

@@ -87,8 +87,14 @@ enum DeviceApprovalController {
         let userCode = pending.authorization.userCode
         let result = ResultPage(
             clientName: pending.client.name, deviceName: pending.authorization.deviceName, organizationName: nil)
+        let actor = AuditActor.user(signedIn.userID, email: signedIn.email, from: req)
+        let details = [
+            "client_id": pending.client.clientID, "device_name": pending.authorization.deviceName ?? "",
+            "user_code": UserCode.display(userCode),
+        ]
         if form.action == "deny" {
             guard try await PendingDevice.deny(userCode: userCode, on: req.db) else { throw Self.alreadyDecided }
+            try await AuditEvent.record(.deviceDenied, by: actor, details: details, on: req.db)
             return try await req.renderPage("device/denied", title: "Device denied", result)
         }
         let choices = try await OrganizationChoice.forDeviceSignIn(userID: signedIn.userID, on: req.db)
@@ -99,6 +105,7 @@ enum DeviceApprovalController {
             try await PendingDevice.approve(
                 userCode: userCode, userID: signedIn.userID, organizationID: organization.id, on: req.db)
         else { throw Self.alreadyDecided }
+        try await AuditEvent.record(.deviceApproved, by: actor, in: organization.id, details: details, on: req.db)
         return try await req.renderPage(
             "device/approved", title: "Device connected",
             ResultPage(
@@ -135,6 +142,10 @@ enum DeviceApprovalController {
         {
             throw known.expiresAt <= Date() && known.status != .consumed ? Self.expired : Self.alreadyDecided
         }
+        let signedIn = try req.requireSignedIn()
+        try await AuditEvent.record(
+            .wrongUserCode, by: .user(signedIn.userID, email: signedIn.email, from: req),
+            details: ["typed": String((typed ?? "").prefix(20))], on: req.db)
         return try await req.renderPage(
             "device/enter", title: "Connect a device",
             EnterPage(

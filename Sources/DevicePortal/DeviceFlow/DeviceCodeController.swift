@@ -53,8 +53,11 @@ enum DeviceCodeController {
                 pollInterval: config.devicePollInterval, deviceName: deviceName, requesterIP: req.clientIP,
                 requesterUserAgent: req.userAgent)
         }
-        let verificationURI = req.application.publicBaseURL + "/auth/device"
         let shown = UserCode.display(userCode)
+        try await AuditEvent.record(
+            .deviceCodeIssued, by: .client(clientID, from: req),
+            details: ["user_code": shown, "device_name": deviceName ?? ""], on: req.db)
+        let verificationURI = req.application.publicBaseURL + "/auth/device"
         return CodeResponse(
             deviceCode: deviceCode, userCode: shown, verificationURI: verificationURI,
             verificationURIComplete: verificationURI + "?user_code=" + shown, expiresIn: config.deviceCodeTTL,

@@ -104,6 +104,13 @@ enum DeviceTokenController {
                 deviceAuthorizationID: authorizationID,
                 deviceName: try row.decode(column: "device_name", as: String?.self),
                 serverTokenTTL: serverTokenTTL, on: tx)
+            try await AuditEvent.record(
+                .tokenIssued, by: AuditActor(userID: userID, label: user.email, ip: nil, userAgent: nil),
+                in: organizationID, about: AuditSubject(userID: userID, label: user.email),
+                details: [
+                    "token_id": try issued.record.requireID().uuidString, "device_name": issued.record.deviceName ?? "",
+                ],
+                on: tx)
             return TokenResponse(
                 accessToken: issued.token, expiresIn: issued.lifetime, user: UserDTO(user),
                 organization: OrganizationDTO(organization))

@@ -1,69 +1,155 @@
 import Fluent
 import Foundation
+import SQLKit
 
 /// Adding, re-roling and removing members, keeping the rules that hold for every caller:
-/// an organization always keeps at least one owner, and a removed member's tokens die.
+/// only owners make or unmake owners, an organization always keeps an owner, nobody changes
+/// their own role or hands out permissions they lack, and a removed member's tokens die.
 enum MemberAdministration {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
+    struct Member: Sendable {
+        let user: UserDTO
+        let role: String
+        let activeTokens: Int
     }
 
-    static func add(user: User, to organization: Organization, role: Role, on db: any Database) async throws {
+    static func members(of organizationID: UUID, on db: any Database) async throws -> [Member] {
+        let memberships = try await Membership.query(on: db)
+            .filter(\.$organization.$id == organizationID)
+            .join(User.self, on: \Membership.$user.$id == \User.$id)
+            .join(Role.self, on: \Membership.$role.$id == \Role.$id)
+            .sort(User.self, \.$email)
+            .all()
+        let live = try await APIToken.query(on: db)
+            .filter(\.$organization.$id == organizationID)
+            .filter(\.$revokedAt == nil)
+            .filter(\.$expiresAt > Date())
+            .all(\.$user.$id)
+        return try memberships.map { membership in
+            let user = try membership.joined(User.self)
+            let userID = try user.requireID()
+            return Member(
+                user: UserDTO(user), role: try membership.joined(Role.self).name,
+                activeTokens: live.filter { $0 == userID }.count)
+        }
+    }
+
+    static func add(
+        _ user: User, to organization: Organization, as role: Role, by admin: Administrator, on db: any Database
+    )
+        async throws
+    {
+        try admin.require(.membersManage)
+        try requireMayGrant(role, admin)
         let userID = try user.requireID()
         let organizationID = try organization.requireID()
-        if try await Membership.find(userID: userID, organizationID: organizationID, on: db) != nil {
-            throw Failure("\(user.email) is already a member of \(organization.slug).")
+        try await db.transaction { tx in
+            if try await Membership.find(userID: userID, organizationID: organizationID, on: tx) != nil {
+                throw AdminError.conflict("\(user.email) is already a member of \(organization.slug).")
+            }
+            try await Membership(userID: userID, organizationID: organizationID, roleID: try role.requireID())
+                .create(on: tx)
+            try await AuditEvent.record(
+                .memberAdded, by: admin.audit, in: organizationID,
+                about: AuditSubject(userID: userID, label: user.email),
+                details: ["role": role.name], on: tx)
         }
-        try await Membership(userID: userID, organizationID: organizationID, roleID: try role.requireID()).create(
-            on: db)
     }
 
-    static func setRole(of user: User, in organization: Organization, to role: Role, on db: any Database) async throws {
+    static func setRole(of userID: UUID, to role: Role, by admin: Administrator, on db: any Database) async throws {
+        try admin.require(.membersManage)
+        guard userID != admin.userID else { throw AdminError.forbidden("Nobody can change their own role.") }
+        try requireMayGrant(role, admin)
         try await db.transaction { tx in
-            let membership = try await requireMembership(user, organization, on: tx)
-            if membership.role.name == BuiltInRole.owner.rawValue, role.name != BuiltInRole.owner.rawValue {
-                try await requireAnotherOwner(organization, on: tx)
+            try await lockOrganization(admin.organizationID, on: tx)
+            let (membership, user) = try await requireMember(userID, admin, on: tx)
+            let previous = membership.role.name
+            guard previous != role.name else { return }
+            if previous == BuiltInRole.owner.rawValue {
+                try admin.requireOwner("take the owner role away")
+                try await requireAnotherOwner(admin.organizationID, on: tx)
             }
             membership.$role.id = try role.requireID()
             try await membership.update(on: tx)
+            try await AuditEvent.record(
+                .roleChanged, by: admin.audit, in: admin.organizationID,
+                about: AuditSubject(userID: userID, label: user.email), details: ["from": previous, "to": role.name],
+                on: tx)
         }
     }
 
     /// Removes the membership and revokes the member's tokens in that organization in the
     /// same transaction; returns how many tokens were revoked.
-    static func remove(_ user: User, from organization: Organization, on db: any Database) async throws -> Int {
-        try await db.transaction { tx in
-            let membership = try await requireMembership(user, organization, on: tx)
+    static func remove(_ userID: UUID, by admin: Administrator, on db: any Database) async throws -> Int {
+        try admin.require(.membersManage)
+        guard userID != admin.userID else { throw AdminError.forbidden("Nobody can remove themselves here.") }
+        return try await db.transaction { tx in
+            try await lockOrganization(admin.organizationID, on: tx)
+            let (membership, user) = try await requireMember(userID, admin, on: tx)
             if membership.role.name == BuiltInRole.owner.rawValue {
-                try await requireAnotherOwner(organization, on: tx)
+                try admin.requireOwner("remove an owner")
+                try await requireAnotherOwner(admin.organizationID, on: tx)
             }
             try await membership.delete(on: tx)
-            return try await TokenRevocation.revokeAll(
-                userID: try user.requireID(), organizationID: try organization.requireID(), reason: .memberRemoved,
+            let revoked = try await TokenRevocation.revokeAll(
+                userID: userID, organizationID: admin.organizationID, reason: .memberRemoved, on: tx)
+            try await AuditEvent.record(
+                .memberRemoved, by: admin.audit, in: admin.organizationID,
+                about: AuditSubject(userID: userID, label: user.email), details: ["revoked_tokens": String(revoked)],
                 on: tx)
+            return revoked
         }
     }
 
-    private static func requireMembership(_ user: User, _ organization: Organization, on db: any Database)
-        async throws -> Membership
-    {
-        guard
-            let membership = try await Membership.find(
-                userID: try user.requireID(), organizationID: try organization.requireID(), on: db)
-        else { throw Failure("\(user.email) is not a member of \(organization.slug).") }
-        return membership
+    /// Revokes all of a member's tokens in the organization, keeping the membership.
+    static func revokeTokens(of userID: UUID, by admin: Administrator, on db: any Database) async throws -> Int {
+        try admin.require(.tokensManage)
+        return try await db.transaction { tx in
+            let (_, user) = try await requireMember(userID, admin, on: tx)
+            let revoked = try await TokenRevocation.revokeAll(
+                userID: userID, organizationID: admin.organizationID, reason: .admin, on: tx)
+            try await AuditEvent.record(
+                .tokenRevoked, by: admin.audit, in: admin.organizationID,
+                about: AuditSubject(userID: userID, label: user.email),
+                details: ["reason": APIToken.RevocationReason.admin.rawValue, "count": String(revoked)], on: tx)
+            return revoked
+        }
     }
 
-    private static func requireAnotherOwner(_ organization: Organization, on db: any Database) async throws {
+    /// Only an owner grants the owner role, and nobody grants permissions they lack.
+    private static func requireMayGrant(_ role: Role, _ admin: Administrator) throws {
+        if role.name == BuiltInRole.owner.rawValue { try admin.requireOwner("make someone an owner") }
+        try admin.requireHolding(role.permissions)
+    }
+
+    private static func requireMember(_ userID: UUID, _ admin: Administrator, on db: any Database) async throws
+        -> (Membership, User)
+    {
+        guard let membership = try await Membership.find(userID: userID, organizationID: admin.organizationID, on: db),
+            let user = try await User.find(userID, on: db)
+        else { throw AdminError.notFound("That user is not a member of this organization.") }
+        return (membership, user)
+    }
+
+    /// Serializes changes to one organization's members, so that two concurrent demotions
+    /// cannot both see "another owner" and leave none: a no-op update takes the row's write
+    /// lock (PostgreSQL) or the database's (SQLite) before anything is read.
+    static func lockOrganization(_ organizationID: UUID, on db: any Database) async throws {
+        try await db.sql.update(Organization.schema)
+            .set(SQLIdentifier("slug"), to: SQLIdentifier("slug"))
+            .where("id", .equal, organizationID)
+            .run()
+    }
+
+    private static func requireAnotherOwner(_ organizationID: UUID, on db: any Database) async throws {
         let owners = try await Membership.query(on: db)
             .join(Role.self, on: \Membership.$role.$id == \Role.$id)
-            .filter(\.$organization.$id == organization.requireID())
+            .filter(\.$organization.$id == organizationID)
             .filter(Role.self, \.$name == BuiltInRole.owner.rawValue)
             .filter(Role.self, \.$organization.$id == nil)
             .count()
         guard owners > 1 else {
-            throw Failure("\(organization.slug) must keep at least one owner: make someone else an owner first.")
+            throw AdminError.conflict(
+                "The organization must keep at least one owner: make someone else an owner first.")
         }
     }
 }

@@ -25,10 +25,10 @@ struct PortalErrorMiddleware: AsyncMiddleware {
         if let error = error as? JSONError { return error.response() }
         let page = error as? PageError ?? Self.pageError(for: error, logger: request.logger)
         if Self.answersJSON(request.url.path) {
-            let code =
-                page.status == .notFound ? "not_found" : page.status.code < 500 ? "invalid_request" : "server_error"
-            return JSONError(status: page.status, error: code, description: page.message, headers: page.headers)
-                .response()
+            return JSONError(
+                status: page.status, error: Self.errorCode(for: page.status), description: page.message,
+                headers: page.headers
+            ).response()
         }
         do {
             return try await request.renderPage(
@@ -36,6 +36,21 @@ struct PortalErrorMiddleware: AsyncMiddleware {
         } catch {
             request.logger.report(error: error)
             return Response(status: page.status, headers: page.headers, body: .init(string: page.message))
+        }
+    }
+
+    /// The JSON API's `error` for a status that carries no OAuth error code of its own.
+    static func errorCode(for status: HTTPStatus) -> String {
+        switch status {
+        case .forbidden: "forbidden"
+        case .notFound: "not_found"
+        case .conflict: "conflict"
+        case .payloadTooLarge: "too_large"
+        case .unsupportedMediaType: "unsupported_media_type"
+        case .unprocessableEntity: "unprocessable"
+        case .tooManyRequests: "too_many_requests"
+        case _ where status.code >= 500: "server_error"
+        default: "invalid_request"
         }
     }
 

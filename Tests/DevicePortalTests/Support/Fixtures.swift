@@ -29,7 +29,19 @@ struct Fixtures {
 
     func member(_ user: User, of organization: Organization, as roleName: String = "member") async throws {
         let role = try await role(roleName, in: organization)
-        try await MemberAdministration.add(user: user, to: organization, role: role, on: app.db)
+        try await MemberAdministration.add(
+            user, to: organization, as: role, by: .commandLine(in: organization), on: app.db)
+    }
+
+    /// Removes a member as the command line would; returns how many tokens died.
+    @discardableResult
+    func remove(_ user: User, from organization: Organization) async throws -> Int {
+        try await MemberAdministration.remove(user.requireID(), by: .commandLine(in: organization), on: app.db)
+    }
+
+    func setRole(of user: User, in organization: Organization, to role: Role) async throws {
+        try await MemberAdministration.setRole(
+            of: user.requireID(), to: role, by: .commandLine(in: organization), on: app.db)
     }
 
     @discardableResult

@@ -1,0 +1,35 @@
+import Vapor
+
+/// A JSON body of the management API whose fields are exactly the declared ones.
+protocol StrictJSONBody: Decodable {
+    associatedtype CodingKeys: CodingKey & CaseIterable
+}
+
+extension Request {
+    /// Decodes the body the way the API promises: wrong content type 415, malformed JSON or
+    /// wrong types 400, unknown or missing fields 422 (too large is 413 before this runs).
+    func strictJSON<Body: StrictJSONBody>(_ type: Body.Type) async throws -> Body {
+        guard headers.contentType == .json else {
+            throw AdminError(status: .unsupportedMediaType, reason: "The body must be application/json.")
+        }
+        let data = try await body.collect(max: 16_384).get().map { Data($0.readableBytesView) } ?? Data()
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw AdminError(status: .badRequest, reason: "The body is not a JSON object.")
+        }
+        let known = Set(Body.CodingKeys.allCases.map(\.stringValue))
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw AdminError.invalid(
+                "Unknown field \"\(unknown)\". Known fields: \(known.sorted().joined(separator: ", ")).")
+        }
+        do {
+            return try JSONDecoder().decode(Body.self, from: data)
+        } catch DecodingError.keyNotFound(let key, _) {
+            throw AdminError.invalid("Missing field \"\(key.stringValue)\".")
+        } catch DecodingError.valueNotFound(_, let context), DecodingError.typeMismatch(_, let context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw AdminError(status: .badRequest, reason: "Field \"\(field)\" has the wrong type.")
+        } catch {
+            throw AdminError(status: .badRequest, reason: "The body could not be read.")
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Fluent
+import Vapor
+
+/// Reading the audit log of one organization: newest first, a page at a time, filtered by
+/// user (as actor or subject) and by kind of event.
+enum AuditLog {
+    static let maxLimit = 100
+
+    struct Query {
+        var limit = 50
+        var before: Cursor?
+        var userID: UUID?
+        var kind: AuditEvent.Kind?
+
+        /// Reads `limit`, `before`, `user` and `kind` from the URL; bad values are 400s.
+        init(from req: Request) throws {
+            if let raw = req.query[String.self, at: "limit"] {
+                guard let limit = Int(raw), (1...AuditLog.maxLimit).contains(limit) else {
+                    throw AdminError(
+                        status: .badRequest, reason: "limit must be a whole number from 1 to \(AuditLog.maxLimit).")
+                }
+                self.limit = limit
+            }
+            if let raw = req.query[String.self, at: "before"], !raw.isEmpty {
+                guard let cursor = Cursor(raw) else {
+                    throw AdminError(status: .badRequest, reason: "before is not a cursor this API gave.")
+                }
+                before = cursor
+            }
+            if let raw = req.query[String.self, at: "user"], !raw.isEmpty {
+                guard let id = UUID(uuidString: raw) else {
+                    throw AdminError(status: .badRequest, reason: "user must be a user id.")
+                }
+                userID = id
+            }
+            if let raw = req.query[String.self, at: "kind"], !raw.isEmpty {
+                guard let kind = AuditEvent.Kind(rawValue: raw) else {
+                    let kinds = AuditEvent.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw AdminError(status: .badRequest, reason: "Unknown kind \(raw). Kinds: \(kinds).")
+                }
+                self.kind = kind
+            }
+        }
+    }
+
+    /// Where a page ended: the last event's time (exactly as stored) and id.
+    struct Cursor {
+        let time: Double
+        let id: UUID
+
+        init(_ event: AuditEvent) throws {
+            time = event.occurredAt.timeIntervalSince1970
+            id = try event.requireID()
+        }
+
+        init?(_ text: String) {
+            let parts = text.split(separator: "_")
+            guard parts.count == 2, let time = Double(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
+                return nil
+            }
+            self.time = time
+            self.id = id
+        }
+
+        var text: String { "\(time)_\(id.uuidString)" }
+    }
+
+    static func page(of organizationID: UUID, _ query: Query, on db: any Database) async throws
+        -> (events: [AuditEvent], next: Cursor?)
+    {
+        var builder = AuditEvent.query(on: db).filter(\.$organizationID == organizationID)
+        if let userID = query.userID {
+            builder = builder.group(.or) { $0.filter(\.$actorUserID == userID).filter(\.$subjectUserID == userID) }
+        }
+        if let kind = query.kind { builder = builder.filter(\.$kind == kind) }
+        if let before = query.before {
+            let time = Date(timeIntervalSince1970: before.time)
+            builder = builder.group(.or) { or in
+                or.filter(\.$occurredAt < time).group(.and) {
+                    $0.filter(\.$occurredAt == time).filter(\.$id < before.id)
+                }
+            }
+        }
+        let events = try await builder.sort(\.$occurredAt, .descending).sort(\.$id, .descending)
+            .limit(query.limit + 1).all()
+        let page = Array(events.prefix(query.limit))
+        return (page, events.count > query.limit ? try page.last.map(Cursor.init) : nil)
+    }
+}
+
+/// An audit event as the API shows it.
+struct AuditEventDTO: Content {
+    struct Party: Content {
+        let userID: UUID?
+        let label: String?
+        enum CodingKeys: String, CodingKey {
+            case userID = "user_id"
+            case label
+        }
+    }
+
+    let id: UUID
+    let occurredAt: String
+    let kind: String
+    let actor: Party
+    let subject: Party?
+    let ip: String?
+    let userAgent: String?
+    let details: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, actor, subject, ip, details
+        case occurredAt = "occurred_at"
+        case userAgent = "user_agent"
+    }
+
+    init(_ event: AuditEvent) throws {
+        id = try event.requireID()
+        occurredAt = event.occurredAt.formatted(.iso8601)
+        kind = event.kind.rawValue
+        actor = Party(userID: event.actorUserID, label: event.actor)
+        subject = event.subject.map { Party(userID: event.subjectUserID, label: $0) }
+        ip = event.ip
+        userAgent = event.userAgent
+        details = (try? JSONDecoder().decode([String: String].self, from: Data(event.details.utf8))) ?? [:]
+    }
+}
+
+enum AuditAPIController {
+    struct AuditPage: Content {
+        let items: [AuditEventDTO]
+        let nextBefore: String?
+        enum CodingKeys: String, CodingKey {
+            case items
+            case nextBefore = "next_before"
+        }
+    }
+
+    @Sendable static func list(req: Request) async throws -> AuditPage {
+        let admin = try OrganizationsAPIController.administrator(req)
+        try admin.require(.auditRead)
+        let page = try await AuditLog.page(of: admin.organizationID, try AuditLog.Query(from: req), on: req.db)
+        return AuditPage(items: try page.events.map(AuditEventDTO.init), nextBefore: page.next?.text)
+    }
+}

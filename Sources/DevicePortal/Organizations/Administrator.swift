@@ -1,0 +1,64 @@
+import Fluent
+import Vapor
+
+/// Someone acting on an organization, with what their current role lets them do there:
+/// a member through the API or a page, or the command line, which acts with owner rights.
+struct Administrator: Sendable {
+    /// `nil` for the command line.
+    let userID: UUID?
+    let organizationID: UUID
+    let permissions: Set<Permission>
+    let isOwner: Bool
+    let audit: AuditActor
+
+    static func commandLine(in organization: Organization) throws -> Administrator {
+        Administrator(
+            userID: nil, organizationID: try organization.requireID(), permissions: Set(Permission.allCases),
+            isOwner: true, audit: .commandLine)
+    }
+
+    /// The caller of the JSON API; `{slug}` must name the credential's own organization.
+    static func api(_ req: Request, slug: String) throws -> Administrator {
+        let principal = try req.principal
+        guard principal.organization.slug == slug else {
+            throw AdminError.forbidden("This credential acts in \(principal.organization.slug), not in \(slug).")
+        }
+        return Administrator(
+            userID: principal.user.id, organizationID: principal.organization.id, permissions: principal.permissions,
+            isOwner: principal.roleName == BuiltInRole.owner.rawValue,
+            audit: .user(principal.user.id, email: principal.user.email, from: req))
+    }
+
+    /// The signed-in person on an organization's pages, if they are a member of it.
+    static func web(_ req: Request, slug: String) async throws -> (Administrator, Organization) {
+        let signedIn = try req.requireSignedIn()
+        guard let organization = try await Organization.find(slug: slug, on: req.db),
+            let membership = try await Membership.find(
+                userID: signedIn.userID, organizationID: try organization.requireID(), on: req.db)
+        else { throw AdminError.notFound("You are not a member of an organization \(slug).") }
+        let administrator = Administrator(
+            userID: signedIn.userID, organizationID: try organization.requireID(),
+            permissions: membership.role.permissions, isOwner: membership.role.name == BuiltInRole.owner.rawValue,
+            audit: .user(signedIn.userID, email: signedIn.email, from: req))
+        return (administrator, organization)
+    }
+
+    func require(_ permission: Permission) throws {
+        guard permissions.contains(permission) else {
+            throw AdminError.forbidden("Your role here lacks the permission \(permission.rawValue).")
+        }
+    }
+
+    func requireOwner(_ action: String) throws {
+        guard isOwner else { throw AdminError.forbidden("Only an owner can \(action).") }
+    }
+
+    /// No escalation: nobody hands out a permission they do not hold themselves.
+    func requireHolding(_ granted: Set<Permission>) throws {
+        let lacking = granted.subtracting(permissions)
+        guard lacking.isEmpty else {
+            throw AdminError.forbidden(
+                "You cannot grant permissions you do not hold: \(Permission.encode(lacking)).")
+        }
+    }
+}
