@@ -5,6 +5,9 @@ protocol StrictJSONBody: Decodable {
     associatedtype CodingKeys: CodingKey & CaseIterable
 }
 
+/// The largest JSON body the API reads; no valid request comes near it.
+let maxJSONBodyBytes = 16_384
+
 extension Request {
     /// Decodes the body the way the API promises: wrong content type 415, malformed JSON or
     /// wrong types 400, unknown or missing fields 422 (too large is 413 before this runs).
@@ -12,7 +15,10 @@ extension Request {
         guard headers.contentType == .json else {
             throw AdminError(status: .unsupportedMediaType, reason: "The body must be application/json.")
         }
-        let data = try await body.collect(max: 16_384).get().map { Data($0.readableBytesView) } ?? Data()
+        let data = try await body.collect(max: maxJSONBodyBytes).get().map { Data($0.readableBytesView) } ?? Data()
+        guard data.count <= maxJSONBodyBytes else {
+            throw AdminError(status: .payloadTooLarge, reason: "The body is larger than \(maxJSONBodyBytes) bytes.")
+        }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw AdminError(status: .badRequest, reason: "The body is not a JSON object.")
         }

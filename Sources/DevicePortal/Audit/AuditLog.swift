@@ -1,4 +1,5 @@
 import Fluent
+import FluentSQL
 import Vapor
 
 /// Reading the audit log of one organization: newest first, a page at a time, filtered by
@@ -43,46 +44,39 @@ enum AuditLog {
         }
     }
 
-    /// Where a page ended: the last event's time (exactly as stored) and id.
+    /// Where a page ended: the id of its last event. Its time is read in SQL, never
+    /// round-tripped through a client, so no event is repeated or skipped.
     struct Cursor {
-        let time: Double
         let id: UUID
 
-        init(_ event: AuditEvent) throws {
-            time = event.occurredAt.timeIntervalSince1970
-            id = try event.requireID()
-        }
-
         init?(_ text: String) {
-            let parts = text.split(separator: "_")
-            guard parts.count == 2, let time = Double(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
-                return nil
-            }
-            self.time = time
+            guard let id = UUID(uuidString: text) else { return nil }
             self.id = id
         }
 
-        var text: String { "\(time)_\(id.uuidString)" }
+        init(_ event: AuditEvent) throws { id = try event.requireID() }
+
+        var text: String { id.uuidString }
     }
 
     static func page(of organizationID: UUID, _ query: Query, on db: any Database) async throws
         -> (events: [AuditEvent], next: Cursor?)
     {
-        var builder = AuditEvent.query(on: db).filter(\.$organizationID == organizationID)
+        var select = db.sql.select().column("*").from(AuditEvent.schema).where(
+            "organization_id", .equal, organizationID)
         if let userID = query.userID {
-            builder = builder.group(.or) { $0.filter(\.$actorUserID == userID).filter(\.$subjectUserID == userID) }
-        }
-        if let kind = query.kind { builder = builder.filter(\.$kind == kind) }
-        if let before = query.before {
-            let time = Date(timeIntervalSince1970: before.time)
-            builder = builder.group(.or) { or in
-                or.filter(\.$occurredAt < time).group(.and) {
-                    $0.filter(\.$occurredAt == time).filter(\.$id < before.id)
-                }
+            select = select.where {
+                $0.where("actor_user_id", .equal, userID).orWhere("subject_user_id", .equal, userID)
             }
         }
-        let events = try await builder.sort(\.$occurredAt, .descending).sort(\.$id, .descending)
-            .limit(query.limit + 1).all()
+        if let kind = query.kind { select = select.where("kind", .equal, kind.rawValue) }
+        if let before = query.before {
+            let time: SQLQueryString = "(SELECT occurred_at FROM audit_events WHERE id = \(bind: before.id))"
+            select = select.where(
+                "(occurred_at < \(time) OR (occurred_at = \(time) AND id < \(bind: before.id)))" as SQLQueryString)
+        }
+        let events = try await select.orderBy("occurred_at", .descending).orderBy("id", .descending)
+            .limit(query.limit + 1).all(decodingFluent: AuditEvent.self)
         let page = Array(events.prefix(query.limit))
         return (page, events.count > query.limit ? try page.last.map(Cursor.init) : nil)
     }
