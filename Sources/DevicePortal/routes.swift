@@ -47,4 +47,22 @@ func routes(_ app: Application) throws {
     signedIn.get("auth", "device", use: DeviceApprovalController.enter)
     signedIn.post("auth", "device", use: DeviceApprovalController.confirm)
     signedIn.post("auth", "device", "confirm", use: DeviceApprovalController.decide)
+    signedIn.post("session", "organization", use: ActiveOrganizationController.choose)
+    signedIn.get("settings", "devices", use: DevicesPageController.show)
+    signedIn.post("settings", "devices", ":id", "revoke", use: DevicesPageController.revoke)
+    signedIn.post("settings", "devices", "revoke-all", use: DevicesPageController.revokeAll)
+
+    // Organization pages: the same rules as the API, for people
+    let organizationPages = signedIn.grouped("orgs", ":slug")
+    organizationPages.get("members", use: OrganizationPagesController.members)
+    organizationPages.post("members", ":userID", "role", use: OrganizationPagesController.setRole)
+    organizationPages.post("members", ":userID", "remove", use: OrganizationPagesController.removeMember)
+    organizationPages.post("members", ":userID", "revoke-tokens", use: OrganizationPagesController.revokeMemberTokens)
+    organizationPages.get("roles", use: OrganizationPagesController.roles)
+    organizationPages.post("roles", use: OrganizationPagesController.createRole)
+    organizationPages.post("roles", ":name", use: OrganizationPagesController.updateRole)
+    organizationPages.post("roles", ":name", "delete", use: OrganizationPagesController.deleteRole)
+    organizationPages.get("settings", use: OrganizationPagesController.settings)
+    organizationPages.post("settings", use: OrganizationPagesController.updateSettings)
+    organizationPages.get("audit", use: AuditPageController.show)
 }

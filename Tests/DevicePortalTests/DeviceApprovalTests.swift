@@ -44,7 +44,7 @@ struct DeviceApprovalTests {
             ] {
                 #expect(page.text.contains(expected), "\(expected)")
             }
-            #expect(!page.text.contains("Closed Corp"))
+            #expect(!page.text.contains(#"name="org" value="closed""#))
             #expect(try await DeviceAuthorization.query(on: app.db).first()?.status == .pending)
         }
     }

@@ -20,6 +20,10 @@ enum DeviceApprovalController {
         let userAgent: String?
         let requestedAgo: String
         let organizations: [OrganizationChoice]
+        /// Some organization of the user allows device sign-in; else the device can only be denied.
+        let canApprove: Bool
+        /// With one organization it is chosen in advance; with several the person picks.
+        let onlyChoice: Bool
         let csrfToken: String
     }
 
@@ -62,6 +66,7 @@ enum DeviceApprovalController {
         guard let pending else { return try await wrongCode(req, typed: form.userCode) }
         try await attempt.release()
         let authorization = pending.authorization
+        let organizations = try await OrganizationChoice.forDeviceSignIn(userID: signedIn.userID, on: req.db)
         let approverIP = req.clientIP ?? "unknown"
         let requesterIP = authorization.requesterIP ?? "unknown"
         return try await req.renderPage(
@@ -71,7 +76,7 @@ enum DeviceApprovalController {
                 deviceName: authorization.deviceName, requesterIP: requesterIP, approverIP: approverIP,
                 differentIP: requesterIP != approverIP, userAgent: authorization.requesterUserAgent,
                 requestedAgo: Self.ago(authorization.createdAt ?? Date()),
-                organizations: try await OrganizationChoice.forDeviceSignIn(userID: signedIn.userID, on: req.db),
+                organizations: organizations, canApprove: !organizations.isEmpty, onlyChoice: organizations.count == 1,
                 csrfToken: signedIn.csrfToken))
     }
 

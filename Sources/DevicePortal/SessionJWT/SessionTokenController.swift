@@ -19,7 +19,8 @@ enum SessionTokenController {
         guard let signedIn = req.signedIn else {
             throw JSONError(status: .unauthorized, error: "unauthorized", description: "Sign in to the portal first.")
         }
-        guard let organizationID = try await activeOrganization(of: signedIn, on: req.db) else {
+        let choices = try await OrganizationChoice.all(of: signedIn.userID, on: req.db)
+        guard let organizationID = OrganizationChoice.active(for: signedIn, among: choices)?.id else {
             throw JSONError(
                 status: .forbidden, error: "no_organization", description: "You are not a member of any organization.")
         }
@@ -31,16 +32,5 @@ enum SessionTokenController {
 
     @Sendable static func jwks(req: Request) async throws -> JWKSDocument {
         try await req.application.signingKeys.current(on: req.db).jwks
-    }
-
-    /// The session's chosen organization while the user is still a member of it, else their first.
-    private static func activeOrganization(of signedIn: SignedInUser, on db: any Database) async throws -> UUID? {
-        let memberships = try await Membership.query(on: db)
-            .filter(\.$user.$id == signedIn.userID)
-            .sort(\.$createdAt)
-            .all()
-        let organizations = memberships.map(\.$organization.id)
-        if let active = signedIn.activeOrganizationID, organizations.contains(active) { return active }
-        return organizations.first
     }
 }

@@ -1,11 +1,18 @@
 import Vapor
 
-/// What every page's layout shows: the portal's name and who is signed in.
+/// What every page's layout shows: the portal's name, who is signed in, and their
+/// organizations with the active one (the header's picker and links).
 struct Layout: Encodable {
     let portalName: String
     let title: String
     let user: UserDTO?
     let csrfToken: String?
+    let organizations: [OrganizationChoice]
+    let active: OrganizationChoice?
+    /// Whether the header offers a choice of organization.
+    let canSwitch: Bool
+    /// Where the header's organization picker comes back to.
+    let path: String
 }
 
 /// A template's context: the layout's part and the page's own.
@@ -21,10 +28,14 @@ extension Request {
         headers: HTTPHeaders = [:]
     ) async throws -> Response {
         let signedIn = self.signedIn
+        var organizations: [OrganizationChoice] = []
+        if let signedIn { organizations = try await OrganizationChoice.all(of: signedIn.userID, on: db) }
         let layout = Layout(
             portalName: application.config.portalName, title: title,
             user: signedIn.map { UserDTO(id: $0.userID, email: $0.email, name: $0.name) },
-            csrfToken: signedIn?.csrfToken)
+            csrfToken: signedIn?.csrfToken, organizations: organizations,
+            active: signedIn.flatMap { OrganizationChoice.active(for: $0, among: organizations) },
+            canSwitch: organizations.count > 1, path: url.path)
         let view = try await view.render(template, PageContext(layout: layout, page: body))
         var headers = headers
         headers.contentType = .html

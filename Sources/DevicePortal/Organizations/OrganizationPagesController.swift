@@ -1,0 +1,203 @@
+import Fluent
+import Vapor
+
+/// The organization's pages for people: members, roles and policy. Every change is a form
+/// post that goes through the same rules as the API, then back to the page.
+enum OrganizationPagesController {
+    struct MembersPage: Encodable {
+        struct Row: Encodable {
+            let id: UUID
+            let email: String
+            let name: String
+            let role: String
+            let activeTokens: Int
+            let isSelf: Bool
+        }
+
+        let slug: String
+        let name: String
+        let members: [Row]
+        let roles: [String]
+        let canManage: Bool
+        let canRevokeTokens: Bool
+        let csrfToken: String
+    }
+
+    struct RolesPage: Encodable {
+        struct Row: Encodable {
+            let name: String
+            let builtIn: Bool
+            let members: Int
+            let permissions: [Box]
+        }
+
+        struct Box: Encodable {
+            let name: String
+            let checked: Bool
+        }
+
+        let slug: String
+        let name: String
+        let roles: [Row]
+        let allPermissions: [String]
+        let csrfToken: String
+    }
+
+    struct SettingsPage: Encodable {
+        let slug: String
+        let name: String
+        let deviceSignIn: Bool
+        let tokenTTL: String
+        let serverTokenTTL: Int
+        let csrfToken: String
+    }
+
+    struct RoleForm: Content {
+        let role: String?
+    }
+
+    struct RoleEditForm: Content {
+        let name: String?
+        let permissions: [String]?
+    }
+
+    struct SettingsForm: Content {
+        let deviceSignIn: String?
+        let tokenTTL: String?
+
+        enum CodingKeys: String, CodingKey {
+            case deviceSignIn = "device_signin"
+            case tokenTTL = "token_ttl"
+        }
+    }
+
+    // MARK: members
+
+    @Sendable static func members(req: Request) async throws -> Response {
+        let (admin, organization) = try await Administrator.web(req, slug: try slug(req))
+        try admin.require(.membersRead)
+        let members = try await MemberAdministration.members(of: admin.organizationID, on: req.db)
+        let roles = try await RoleAdministration.roles(of: admin.organizationID, on: req.db)
+        return try await req.renderPage(
+            "organizations/members", title: "Members of \(organization.name)",
+            MembersPage(
+                slug: organization.slug, name: organization.name,
+                members: members.map {
+                    .init(
+                        id: $0.user.id, email: $0.user.email, name: $0.user.name, role: $0.role,
+                        activeTokens: $0.activeTokens, isSelf: $0.user.id == admin.userID)
+                },
+                roles: roles.map(\.name), canManage: admin.permissions.contains(.membersManage),
+                canRevokeTokens: admin.permissions.contains(.tokensManage),
+                csrfToken: try req.requireSignedIn().csrfToken))
+    }
+
+    @Sendable static func setRole(req: Request) async throws -> Response {
+        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        let name = try req.content.decode(RoleForm.self).role ?? ""
+        guard let role = try await Role.find(named: name, in: admin.organizationID, on: req.db) else {
+            throw AdminError.invalid("There is no role named \(name).")
+        }
+        try await MemberAdministration.setRole(of: try memberID(req), to: role, by: admin, on: req.db)
+        return backTo("members", req)
+    }
+
+    @Sendable static func removeMember(req: Request) async throws -> Response {
+        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        _ = try await MemberAdministration.remove(try memberID(req), by: admin, on: req.db)
+        return backTo("members", req)
+    }
+
+    @Sendable static func revokeMemberTokens(req: Request) async throws -> Response {
+        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        _ = try await MemberAdministration.revokeTokens(of: try memberID(req), by: admin, on: req.db)
+        return backTo("members", req)
+    }
+
+    // MARK: roles
+
+    @Sendable static func roles(req: Request) async throws -> Response {
+        let (admin, organization) = try await Administrator.web(req, slug: try slug(req))
+        try admin.require(.rolesManage)
+        let roles = try await RoleAdministration.roles(of: admin.organizationID, on: req.db)
+        return try await req.renderPage(
+            "organizations/roles", title: "Roles in \(organization.name)",
+            RolesPage(
+                slug: organization.slug, name: organization.name,
+                roles: roles.map { role in
+                    .init(
+                        name: role.name, builtIn: role.builtIn, members: role.members,
+                        permissions: Permission.allCases.map {
+                            .init(name: $0.rawValue, checked: role.permissions.contains($0))
+                        })
+                },
+                allPermissions: Permission.allCases.map(\.rawValue), csrfToken: try req.requireSignedIn().csrfToken))
+    }
+
+    @Sendable static func createRole(req: Request) async throws -> Response {
+        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        let form = try req.content.decode(RoleEditForm.self)
+        _ = try await RoleAdministration.create(
+            named: form.name ?? "", permissions: form.permissions ?? [], by: admin, on: req.db)
+        return backTo("roles", req)
+    }
+
+    @Sendable static func updateRole(req: Request) async throws -> Response {
+        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        let form = try req.content.decode(RoleEditForm.self)
+        _ = try await RoleAdministration.update(
+            named: req.parameters.get("name") ?? "", newName: form.name, permissions: form.permissions ?? [], by: admin,
+            on: req.db)
+        return backTo("roles", req)
+    }
+
+    @Sendable static func deleteRole(req: Request) async throws -> Response {
+        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        try await RoleAdministration.delete(named: req.parameters.get("name") ?? "", by: admin, on: req.db)
+        return backTo("roles", req)
+    }
+
+    // MARK: settings
+
+    @Sendable static func settings(req: Request) async throws -> Response {
+        let (admin, organization) = try await Administrator.web(req, slug: try slug(req))
+        try admin.requireOwner("see the organization's policy")
+        return try await req.renderPage(
+            "organizations/settings", title: "Policy of \(organization.name)",
+            SettingsPage(
+                slug: organization.slug, name: organization.name, deviceSignIn: organization.deviceSignIn,
+                tokenTTL: organization.tokenTTL.map(String.init) ?? "",
+                serverTokenTTL: req.application.config.tokenTTL, csrfToken: try req.requireSignedIn().csrfToken))
+    }
+
+    @Sendable static func updateSettings(req: Request) async throws -> Response {
+        let (admin, organization) = try await Administrator.web(req, slug: try slug(req))
+        let form = try req.content.decode(SettingsForm.self)
+        let ttlText = form.tokenTTL?.trimmingCharacters(in: .whitespaces) ?? ""
+        guard ttlText.isEmpty || Int(ttlText) != nil else {
+            throw AdminError.invalid("The token lifetime must be a whole number of seconds, or empty.")
+        }
+        let settings = OrganizationSettings.Settings(deviceSignIn: form.deviceSignIn != nil, tokenTTL: Int(ttlText))
+        try await OrganizationSettings.update(
+            organization, to: settings, serverTokenTTL: req.application.config.tokenTTL, by: admin, on: req.db)
+        return backTo("settings", req)
+    }
+
+    // MARK: helpers
+
+    private static func slug(_ req: Request) throws -> String {
+        guard let slug = req.parameters.get("slug") else { throw Abort(.notFound) }
+        return slug
+    }
+
+    private static func memberID(_ req: Request) throws -> UUID {
+        guard let id = req.parameters.get("userID").flatMap(UUID.init(uuidString:)) else {
+            throw AdminError.notFound("That user is not a member of this organization.")
+        }
+        return id
+    }
+
+    private static func backTo(_ page: String, _ req: Request) -> Response {
+        req.redirect(to: "/orgs/\(req.parameters.get("slug") ?? "")/\(page)", redirectType: .normal)
+    }
+}
