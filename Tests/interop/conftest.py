@@ -76,7 +76,7 @@ def portal_env(**settings) -> dict:
     return env
 
 
-def _admin(env: dict, *args):
+def admin(env: dict, *args):
     done = subprocess.run([_portal_bin(), *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, f"portal {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
@@ -84,10 +84,10 @@ def _admin(env: dict, *args):
 
 def _seed(env: dict, info: Portal):
     """The user, an org they own and the public client, made with the admin commands."""
-    _admin(env, "create-user", "--email", info.email, "--name", info.user_name, "--password", info.password)
-    _admin(env, "create-org", "--slug", info.org_slug, "--name", info.org_name)
-    _admin(env, "add-member", "--org", info.org_slug, "--email", info.email, "--role", "owner")
-    _admin(env, "create-client", "--client-id", info.client_id, "--name", "Interop CLI")
+    admin(env, "create-user", "--email", info.email, "--name", info.user_name, "--password", info.password)
+    admin(env, "create-org", "--slug", info.org_slug, "--name", info.org_name)
+    admin(env, "add-member", "--org", info.org_slug, "--email", info.email, "--role", "owner")
+    admin(env, "create-client", "--client-id", info.client_id, "--name", "Interop CLI")
 
 
 def _portal_info(port: int) -> Portal:
@@ -145,7 +145,7 @@ def portal():
     workdir = Path(tempfile.mkdtemp(prefix="portal-interop-"))
     port = _free_port()
     env = portal_env(DATABASE_URL=f"sqlite://{workdir}/portal.sqlite", DEVICE_POLL_INTERVAL="1")
-    info = _portal_info(port)
+    info = dataclasses.replace(_portal_info(port), admin_env=env)
     _seed(env, info)
     server = Server(env, port, workdir / "serve.log")
     try:

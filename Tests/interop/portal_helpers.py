@@ -3,7 +3,7 @@ posts (login, enter the code, approve), and a token poller that keeps to the int
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import requests
@@ -21,6 +21,8 @@ class Portal:
     user_name: str
     org_slug: str
     org_name: str
+    # The environment the admin commands need to act on this portal's database.
+    admin_env: dict = field(default_factory=dict, compare=False, repr=False)
 
     def url(self, path: str) -> str:
         return self.base_url + path

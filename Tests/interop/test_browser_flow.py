@@ -1,6 +1,7 @@
 """A person approves a device in headless Chromium: sign in, type the code, pick the org,
 approve; the app's side (code request, polling, /me) is plain HTTP."""
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -13,7 +14,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from portal_helpers import get_me, poll_for_token, request_device_code
+from conftest import admin
+from portal_helpers import approve_by_hand, get_me, poll_for_token, request_device_code
 
 
 @pytest.fixture
@@ -72,3 +74,31 @@ def test_person_approves_a_device_in_the_browser(portal, browser):
     assert me.status_code == 200, me.text
     assert me.json()["user"]["email"] == portal.email
     assert me.json()["organization"]["slug"] == portal.org_slug
+
+
+def test_owner_removes_a_member_in_the_members_page_and_their_token_dies(portal, browser):
+    bob = dataclasses.replace(portal, email="bob@example.com", password="bob's long password", user_name="Bob")
+    admin(portal.admin_env, "create-user", "--email", bob.email, "--name", bob.user_name, "--password", bob.password)
+    admin(portal.admin_env, "add-member", "--org", portal.org_slug, "--email", bob.email, "--role", "member")
+    grant = request_device_code(bob, device_name="bobs-laptop")
+    approve_by_hand(bob, grant["user_code"])
+    token = poll_for_token(bob, grant["device_code"], grant["interval"])["access_token"]
+    assert get_me(portal, token).status_code == 200
+
+    wait = WebDriverWait(browser, 15)
+    browser.get(portal.url(f"/login?next=/orgs/{portal.org_slug}/members"))
+    browser.find_element(By.NAME, "email").send_keys(portal.email)
+    browser.find_element(By.NAME, "password").send_keys(portal.password)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    wait.until(lambda d: urlparse(d.current_url).path == f"/orgs/{portal.org_slug}/members")
+
+    bobs_card = browser.find_element(By.XPATH, f"//li[.//*[contains(text(), '{bob.email}')]]")
+    remove = bobs_card.find_element(By.XPATH, ".//button[contains(text(), 'Remove')]")
+    assert remove.text == "Remove (revokes 1 token(s))"
+    remove.click()
+    wait.until(EC.staleness_of(bobs_card))
+    assert bob.email not in browser.page_source
+
+    me = get_me(portal, token)
+    assert me.status_code == 401
+    assert 'error="invalid_token"' in me.headers["WWW-Authenticate"]
