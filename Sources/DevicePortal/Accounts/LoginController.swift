@@ -26,12 +26,14 @@ enum LoginController {
         let form = try req.content.decode(LoginForm.self)
         let email = User.normalize(email: form.email ?? "")
         let next = SafeRedirect.target(form.next)
-        guard let user = try await authenticate(req, email: email, password: form.password ?? "") else {
-            let known = try await User.find(email: email, on: req.db)
+        let found = email.isEmpty ? nil : try await User.find(email: email, on: req.db)
+        // Always run bcrypt, even for an unknown email, so both take the same time.
+        let matches = try await passwordMatches(req, user: found, password: form.password ?? "")
+        guard let user = found, matches else {
             try await AuditEvent.record(
                 .signInFailed,
                 by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),
-                about: AuditSubject(userID: known?.id, label: String(email.prefix(254))), on: req.db)
+                about: AuditSubject(userID: found?.id, label: String(email.prefix(254))), on: req.db)
             // The same answer for an unknown email and a wrong password.
             return try await page(
                 req, email: email, next: next, error: "The email or the password is not right.", status: .unauthorized)
@@ -60,14 +62,11 @@ enum LoginController {
         return response
     }
 
-    /// Checks the password with bcrypt; an unknown email is checked against a dummy hash,
-    /// so both take the same time.
-    private static func authenticate(_ req: Request, email: String, password: String) async throws -> User? {
-        guard !email.isEmpty, !password.isEmpty, password.utf8.count <= Passwords.maxBytes else { return nil }
-        let user = try await User.find(email: email, on: req.db)
+    /// Checks the password with bcrypt; for an unknown email (`user` nil) against a dummy hash.
+    private static func passwordMatches(_ req: Request, user: User?, password: String) async throws -> Bool {
+        guard !password.isEmpty, password.utf8.count <= Passwords.maxBytes else { return false }
         let hash = user?.passwordHash ?? req.application.dummyPasswordHash
-        let matches = try await req.password.async.verify(password, created: hash)
-        return matches ? user : nil
+        return try await req.password.async.verify(password, created: hash) && user != nil
     }
 
     private static func page(

@@ -62,3 +62,13 @@ struct Administrator: Sendable {
         }
     }
 }
+
+extension Request {
+    /// The `{userID}` of a member route; a malformed id is as unknown as a made-up one.
+    func memberID() throws -> UUID {
+        guard let id = parameters.get("userID").flatMap(UUID.init(uuidString:)) else {
+            throw AdminError.notFound("That user is not a member of this organization.")
+        }
+        return id
+    }
+}

@@ -98,19 +98,19 @@ enum OrganizationPagesController {
         guard let role = try await Role.find(named: name, in: admin.organizationID, on: req.db) else {
             throw AdminError.invalid("There is no role named \(name).")
         }
-        try await MemberAdministration.setRole(of: try memberID(req), to: role, by: admin, on: req.db)
+        try await MemberAdministration.setRole(of: try req.memberID(), to: role, by: admin, on: req.db)
         return backTo("members", req)
     }
 
     @Sendable static func removeMember(req: Request) async throws -> Response {
         let (admin, _) = try await Administrator.web(req, slug: try slug(req))
-        _ = try await MemberAdministration.remove(try memberID(req), by: admin, on: req.db)
+        _ = try await MemberAdministration.remove(try req.memberID(), by: admin, on: req.db)
         return backTo("members", req)
     }
 
     @Sendable static func revokeMemberTokens(req: Request) async throws -> Response {
         let (admin, _) = try await Administrator.web(req, slug: try slug(req))
-        _ = try await MemberAdministration.revokeTokens(of: try memberID(req), by: admin, on: req.db)
+        _ = try await MemberAdministration.revokeTokens(of: try req.memberID(), by: admin, on: req.db)
         return backTo("members", req)
     }
 
@@ -188,13 +188,6 @@ enum OrganizationPagesController {
     private static func slug(_ req: Request) throws -> String {
         guard let slug = req.parameters.get("slug") else { throw Abort(.notFound) }
         return slug
-    }
-
-    private static func memberID(_ req: Request) throws -> UUID {
-        guard let id = req.parameters.get("userID").flatMap(UUID.init(uuidString:)) else {
-            throw AdminError.notFound("That user is not a member of this organization.")
-        }
-        return id
     }
 
     private static func backTo(_ page: String, _ req: Request) -> Response {

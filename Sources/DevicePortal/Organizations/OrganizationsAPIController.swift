@@ -75,7 +75,7 @@ enum OrganizationsAPIController {
         guard let role = try await Role.find(named: change.role, in: admin.organizationID, on: req.db) else {
             throw AdminError.invalid("There is no role named \(change.role).")
         }
-        let userID = try memberID(req)
+        let userID = try req.memberID()
         try await MemberAdministration.setRole(of: userID, to: role, by: admin, on: req.db)
         let members = try await MemberAdministration.members(of: admin.organizationID, on: req.db)
         guard let member = members.first(where: { $0.user.id == userID }) else { throw Abort(.notFound) }
@@ -83,13 +83,13 @@ enum OrganizationsAPIController {
     }
 
     @Sendable static func removeMember(req: Request) async throws -> RevokedTokens {
-        let revoked = try await MemberAdministration.remove(try memberID(req), by: try administrator(req), on: req.db)
+        let revoked = try await MemberAdministration.remove(try req.memberID(), by: try administrator(req), on: req.db)
         return RevokedTokens(revokedTokens: revoked)
     }
 
     @Sendable static func revokeMemberTokens(req: Request) async throws -> RevokedTokens {
         let revoked = try await MemberAdministration.revokeTokens(
-            of: try memberID(req), by: try administrator(req), on: req.db)
+            of: try req.memberID(), by: try administrator(req), on: req.db)
         return RevokedTokens(revokedTokens: revoked)
     }
 
@@ -143,13 +143,6 @@ enum OrganizationsAPIController {
 
     static func administrator(_ req: Request) throws -> Administrator {
         try Administrator.api(req, slug: req.parameters.get("slug") ?? "")
-    }
-
-    private static func memberID(_ req: Request) throws -> UUID {
-        guard let id = req.parameters.get("userID").flatMap(UUID.init(uuidString:)) else {
-            throw AdminError.notFound("That user is not a member of this organization.")
-        }
-        return id
     }
 
     private static func roleName(_ req: Request) throws -> String {
