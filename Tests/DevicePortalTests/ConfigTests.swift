@@ -105,6 +105,32 @@ struct SecretAndProxyConfigTests {
         #expect(first.bytes.count == 32)
     }
 
+    @Test("a secret of full-width digits is refused, not a crash; HTTPS in capitals still means https")
+    func oddInput() throws {
+        #expect(PortalSecret(String(repeating: "\u{FF10}", count: 64)) == nil)
+        do {
+            _ = try load(["PORTAL_SECRET": String(repeating: "\u{FF10}", count: 64)])
+            Issue.record("accepted")
+        } catch {
+            #expect(String(describing: error).contains("PORTAL_SECRET"))
+        }
+        let config = try load(["PUBLIC_BASE_URL": "HTTPS://Portal.Example.com"])
+        #expect(config.publicBaseURL?.hasPrefix("https://") == true)
+    }
+
+    @Test("an existing secret file that cannot be read is an error, never replaced")
+    func unreadableSecretFile() throws {
+        let directory = NSTemporaryDirectory() + "portal-secret-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let garbage = Data([0xFF, 0xFE, 0x00, 0x41])
+        FileManager.default.createFile(atPath: directory + "/portal.secret", contents: garbage)
+        #expect(throws: (any Error).self) {
+            try PortalSecret.resolve(PortalConfig(database: .sqliteFile(directory + "/portal.sqlite")))
+        }
+        #expect(FileManager.default.contents(atPath: directory + "/portal.secret") == garbage)
+    }
+
     @Test("TRUSTED_PROXIES takes addresses and CIDR blocks; anything else stops start-up")
     func trustedProxies() throws {
         let ranges = try load(["TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7,2001:db8::/32"]).trustedProxies

@@ -193,6 +193,19 @@ struct DeviceTokenEndpointTests {
         }
     }
 
+    @Test("no token once the org turns device sign-in off, even for a code approved before")
+    func deviceSignInTurnedOff() async throws {
+        try await withPortal { app in
+            let (_, organization, _) = try await Fixtures(app: app).standardCast()
+            let desktop = DesktopApp(app: app)
+            let code = try await desktop.decidedCode()
+            organization.deviceSignIn = false
+            try await organization.save(on: app.db)
+            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "access_denied")  // MUT
+            #expect(try await APIToken.query(on: app.db).count() == 0)
+        }
+    }
+
     @Test("an organization's shorter token lifetime applies to new tokens")
     func organizationTokenLifetime() async throws {
         try await withPortal { app in

@@ -144,4 +144,33 @@ struct LoginTests {
             #expect(css.status == .ok)
         }
     }
+
+    @Test("5 failed sign-ins a minute lock the account: even the right password then gets 429, audited")
+    func throttling() async throws {
+        try await withPortal { app in
+            try await Fixtures(app: app).user()
+            let browser = Browser(app: app)
+            for _ in 0..<5 {
+                #expect(try await browser.signIn(password: "wrong password").status == .unauthorized)
+            }
+            let locked = try await browser.signIn()  // MUT
+            #expect(locked.status == .tooManyRequests)
+            let retryAfter = try #require(locked.headers.first(name: .retryAfter).flatMap(Int.init))
+            #expect((1...60).contains(retryAfter))
+            #expect(locked.text.contains("Too many sign-in attempts"))
+            #expect(try await WebSession.query(on: app.db).count() == 0)
+            #expect(try await AuditEvent.query(on: app.db).filter(\.$kind == .signInThrottled).count() == 1)
+            // Another account from the same address is not locked by these five.
+            try await Fixtures(app: app).user("bob@example.com", name: "Bob")
+            #expect(try await Browser(app: app).signIn("bob@example.com").status == .seeOther)
+        }
+    }
+
+    @Test("a successful sign-in does not count against the limit")
+    func successesDoNotCount() async throws {
+        try await withPortal { app in
+            try await Fixtures(app: app).user()
+            for _ in 0..<7 { #expect(try await Browser(app: app).signIn().status == .seeOther) }
+        }
+    }
 }

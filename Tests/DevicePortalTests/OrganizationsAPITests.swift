@@ -147,6 +147,40 @@ struct OrganizationsAPIPermissionTests {
         }
     }
 
+    @Test("a role change by someone without the right is 403 before the body is looked at")
+    func permissionBeforeBody() async throws {
+        try await withPortal { app in
+            let cast = try await OrganizationCast.make(app)
+            let path = "/api/orgs/acme/members/\(cast.id("viewer"))"
+            #expect(
+                try await cast.call(.PUT, path, as: "member", json: #"{"role": "no-such-role"}"#).status == .forbidden)
+        }
+    }
+
+    @Test("rights are read again inside the locked transaction: an owner demoted a moment ago cannot act as one")
+    func staleAdministrator() async throws {
+        try await withPortal { app in
+            let cast = try await OrganizationCast.make(app)
+            let second = try await Fixtures(app: app).user("second@acme.example")
+            try await Fixtures(app: app).member(second, of: cast.acme, as: "owner")
+            // What the guard saw: the admin user as an owner, with every permission.
+            let stale = Administrator(
+                userID: try cast.users["admin"]!.requireID(), organizationID: try cast.acme.requireID(),
+                permissions: Set(Permission.allCases), isOwner: true, audit: .commandLine)
+            let viewer = try #require(try await Role.find(named: "viewer", in: cast.acme.requireID(), on: app.db))
+            do {
+                // MUT
+                try await MemberAdministration.setRole(of: second.requireID(), to: viewer, by: stale, on: app.db)
+                Issue.record("a stale owner demoted an owner")
+            } catch let error as AdminError {
+                #expect(error.status == .forbidden)
+            }
+            let membership = try await Membership.find(
+                userID: second.requireID(), organizationID: cast.acme.requireID(), on: app.db)
+            #expect(membership?.role.name == "owner")
+        }
+    }
+
     @Test("bad bodies get 4xx with a message and change nothing")
     func badBodies() async throws {
         try await withPortal { app in

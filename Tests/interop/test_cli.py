@@ -33,6 +33,15 @@ def test_an_unreachable_database_stops_start_up_naming_it_but_not_its_password()
     assert "hunter2secret" not in output
 
 
+def test_a_bad_sslmode_is_refused_without_printing_the_password():
+    url = "postgres://portal:S3cretPW@127.0.0.1:5432/portal?sslmode=bogus"
+    done = run("serve", env={"DATABASE_URL": url, "PORTAL_SECRET": "ab" * 32}, timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "DATABASE_URL" in output
+    assert "S3cretPW" not in output
+
+
 def test_serve_refuses_pending_migrations_until_migrate_runs():
     with tempfile.TemporaryDirectory() as workdir:
         env = {"DATABASE_URL": f"sqlite://{workdir}/portal.sqlite", "AUTO_MIGRATE": "false"}
@@ -44,6 +53,17 @@ def test_serve_refuses_pending_migrations_until_migrate_runs():
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         created = run("create-org", "--slug", "acme", "--name", "Acme", env=env)
         assert created.returncode == 0, created.stdout + created.stderr
+
+
+def test_commands_started_together_on_a_new_sqlite_database_all_succeed():
+    with tempfile.TemporaryDirectory() as workdir:
+        env = portal_env(DATABASE_URL=f"sqlite://{workdir}/portal.sqlite")
+        runs = [subprocess.Popen([_portal_bin(), "migrate", "--yes"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0, 0], outputs
+        secret = Path(workdir, "portal.secret")
+        assert secret.stat().st_mode & 0o777 == 0o600
 
 
 def test_create_user_reads_the_password_from_stdin_and_never_prints_it():

@@ -26,6 +26,22 @@ enum LoginController {
         let form = try req.content.decode(LoginForm.self)
         let email = User.normalize(email: form.email ?? "")
         let next = SafeRedirect.target(form.next)
+        // Counted before the password is checked, so a lockout holds even for the right one.
+        let attempt = try await RateLimiter(db: req.db).reserve([
+            .init(bucket: "signin:account:\(email.prefix(254))", rules: RateLimiter.signInPerAccountRules),
+            .init(bucket: "signin:ip:\(req.clientIP ?? "unknown")", rules: RateLimiter.signInPerIPRules),
+        ])
+        if let retryAfter = attempt.retryAfter {
+            try await AuditEvent.record(
+                .signInThrottled,
+                by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),
+                about: AuditSubject(userID: nil, label: String(email.prefix(254))), on: req.db)
+            return try await page(
+                req, email: email, next: next,
+                error:
+                    "Too many sign-in attempts for this account or from this network. Try again in \(PageError.wait(seconds: retryAfter)).",
+                status: .tooManyRequests, headers: ["Retry-After": String(retryAfter)])
+        }
         let found = email.isEmpty ? nil : try await User.find(email: email, on: req.db)
         // Always run bcrypt, even for an unknown email, so both take the same time.
         let matches = try await passwordMatches(req, user: found, password: form.password ?? "")
@@ -38,6 +54,7 @@ enum LoginController {
             return try await page(
                 req, email: email, next: next, error: "The email or the password is not right.", status: .unauthorized)
         }
+        try await attempt.release()  // a success does not count against the limits
         if let old = req.signedIn {
             try await WebSession.query(on: req.db).filter(\.$id == old.sessionID).delete()
         }
@@ -70,14 +87,14 @@ enum LoginController {
     }
 
     private static func page(
-        _ req: Request, email: String, next: String, error: String?, status: HTTPStatus
+        _ req: Request, email: String, next: String, error: String?, status: HTTPStatus, headers: HTTPHeaders = [:]
     ) async throws -> Response {
         // Before sign-in the form's token is checked against a cookie of its own.
         let anonymous = req.signedIn == nil ? CSRFMiddleware.anonymousToken(for: req) : nil
         let csrfToken = req.signedIn?.csrfToken ?? anonymous?.token ?? ""
         let response = try await req.renderPage(
             "login", title: "Sign in", LoginPage(email: email, next: next, csrfToken: csrfToken, error: error),
-            status: status)
+            status: status, headers: headers)
         if let anonymous { response.cookies[CSRFMiddleware.cookieName] = anonymous.cookie }
         return response
     }

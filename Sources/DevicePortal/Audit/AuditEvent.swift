@@ -22,6 +22,7 @@ final class AuditEvent: Model, @unchecked Sendable {
         case settingsChanged = "org.settings_changed"
         case signInSucceeded = "signin.succeeded"
         case signInFailed = "signin.failed"
+        case signInThrottled = "signin.throttled"
     }
 
     // managed fields

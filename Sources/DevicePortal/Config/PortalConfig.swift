@@ -80,12 +80,14 @@ public struct PortalConfig: Sendable {
         return ranges.count == items.count ? ranges : nil
     }
 
+    /// An http(s) origin, with its scheme in lower case (so `https` is recognised however written).
     static func parseBaseURL(_ raw: String) -> String? {
         let trimmed = raw.hasSuffix("/") ? String(raw.dropLast()) : raw
-        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", url.host != nil, url.query == nil, url.fragment == nil
+        guard var url = URLComponents(string: trimmed), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", url.host?.isEmpty == false, url.query == nil, url.fragment == nil
         else { return nil }
-        return trimmed
+        url.scheme = scheme
+        return url.string
     }
 
     static func parseName(_ raw: String) -> String? {

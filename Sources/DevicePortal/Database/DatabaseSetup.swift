@@ -12,7 +12,16 @@ extension Application {
         case .sqliteFile(let path):
             databases.use(.sqlite(.file(path)), as: .sqlite)
         case .postgres(let raw):
-            databases.use(try .postgres(url: raw), as: .psql)
+            do {
+                databases.use(try .postgres(url: raw), as: .psql)
+            } catch {
+                // The driver's error quotes the whole URL, password included.
+                throw ConfigurationError(
+                    variable: "DATABASE_URL", value: DatabaseURL.redacted(raw),
+                    expected:
+                        "a PostgreSQL URL the driver accepts (sslmode: disable, prefer, require, verify-ca or verify-full)"
+                )
+            }
         }
     }
 

@@ -1,16 +1,22 @@
 import FluentPostgresDriver
 import Vapor
 
-/// Instances started at the same moment migrate one at a time: on PostgreSQL each first
-/// takes a session advisory lock on a connection of its own, held while it migrates; the
-/// others wait for it and then find nothing left to do. SQLite needs no lock: it has one writer.
+/// Instances (and commands) started at the same moment migrate one at a time: on PostgreSQL
+/// each first takes a session advisory lock on a connection of its own, held while it
+/// migrates; on SQLite an exclusive `flock` on a file beside the database. The others wait,
+/// then find nothing left to do.
 enum MigrationLock {
     /// An arbitrary key, the same for every instance ("DevPortl").
     static let key: Int64 = 0x4465_7650_6f72_746c
 
     static func withLock(_ app: Application, _ body: () async throws -> Void) async throws {
+        if case .sqliteFile(let path) = app.config.database { return try await withFileLock(path + ".lock", body) }
         guard case .postgres(let url) = app.config.database else { return try await body() }
-        let configuration = try SQLPostgresConfiguration(url: url).coreConfiguration
+        // `useDatabase` has already checked the URL; this parse cannot fail with a new error.
+        guard let configuration = try? SQLPostgresConfiguration(url: url).coreConfiguration else {
+            throw ConfigurationError(
+                variable: "DATABASE_URL", value: DatabaseURL.redacted(url), expected: "a valid PostgreSQL URL")
+        }
         let connection = try await PostgresConnection.connect(
             on: app.eventLoopGroup.any(), configuration: configuration, id: 0, logger: app.logger)
         do {
@@ -23,4 +29,22 @@ enum MigrationLock {
         // Closing the session releases the lock.
         try await connection.close()
     }
+}
+
+extension MigrationLock {
+    /// A lock file of its own, never the database file: closing any descriptor of the database
+    /// would drop SQLite's own locks on it.
+    private static func withFileLock(_ path: String, _ body: () async throws -> Void) async throws {
+        let descriptor = open(path, O_RDWR | O_CREAT, 0o600)
+        guard descriptor >= 0 else { throw LockFileError(path: path) }
+        defer { close(descriptor) }  // closing releases the lock
+        // flock blocks a thread; it runs once at start-up, before the server listens.
+        guard flock(descriptor, LOCK_EX) == 0 else { throw LockFileError(path: path) }
+        try await body()
+    }
+}
+
+struct LockFileError: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "Cannot lock \(path) to migrate the database: let the database's folder be written." }
 }

@@ -131,8 +131,9 @@ enum DeviceApprovalController {
         -> (PendingDevice?, RateLimiter.Reservation)
     {
         let signedIn = try req.requireSignedIn()
-        let attempt = try await RateLimiter.wrongUserCodes(on: req.db).reserve([
-            "user-code:user:\(signedIn.userID)", "user-code:ip:\(req.clientIP ?? "unknown")",
+        let attempt = try await RateLimiter(db: req.db).reserve([
+            .init(bucket: "user-code:user:\(signedIn.userID)", rules: RateLimiter.wrongUserCodeRules),
+            .init(bucket: "user-code:ip:\(req.clientIP ?? "unknown")", rules: RateLimiter.wrongUserCodeRules),
         ])
         if let retryAfter = attempt.retryAfter { throw PageError.tooManyAttempts(retryAfter: retryAfter) }
         guard let code = typed.flatMap(UserCode.normalize) else { return (nil, attempt) }

@@ -93,10 +93,11 @@ enum DeviceTokenController {
             let userID = try row.decode(column: "approved_user_id", as: UUID?.self)
             let organizationID = try row.decode(column: "approved_organization_id", as: UUID?.self)
             guard let userID, let organizationID, let user = try await User.find(userID, on: tx),
-                let organization = try await Organization.find(organizationID, on: tx),
+                let organization = try await Organization.find(organizationID, on: tx), organization.deviceSignIn,
                 try await Membership.find(userID: userID, organizationID: organizationID, on: tx) != nil
             else {
-                // The approver left the organization (or was deleted) before the app collected its token.
+                // Between approval and exchange the approver left the organization, or its owners
+                // turned device sign-in off.
                 throw JSONError.deviceFlow("access_denied", "The approval is no longer valid.")
             }
             let issued = try await TokenIssuer.issue(

@@ -43,6 +43,18 @@ struct Administrator: Sendable {
         return (administrator, organization)
     }
 
+    /// The administrator's rights as they are now, read inside the transaction that acts
+    /// (after `MemberAdministration.lockOrganization`): a role taken away a moment ago counts.
+    func reloaded(on db: any Database) async throws -> Administrator {
+        guard let userID else { return self }
+        guard let membership = try await Membership.find(userID: userID, organizationID: organizationID, on: db) else {
+            throw AdminError.forbidden("You are no longer a member of this organization.")
+        }
+        return Administrator(
+            userID: userID, organizationID: organizationID, permissions: membership.role.permissions,
+            isOwner: membership.role.name == BuiltInRole.owner.rawValue, audit: audit)
+    }
+
     func require(_ permission: Permission) throws {
         guard permissions.contains(permission) else {
             throw AdminError.forbidden("Your role here lacks the permission \(permission.rawValue).")

@@ -55,12 +55,13 @@ enum MemberAdministration {
         }
     }
 
-    static func setRole(of userID: UUID, to role: Role, by admin: Administrator, on db: any Database) async throws {
-        try admin.require(.membersManage)
-        guard userID != admin.userID else { throw AdminError.forbidden("Nobody can change their own role.") }
-        try requireMayGrant(role, admin)
+    static func setRole(of userID: UUID, to role: Role, by caller: Administrator, on db: any Database) async throws {
         try await db.transaction { tx in
-            try await lockOrganization(admin.organizationID, on: tx)
+            try await lockOrganization(caller.organizationID, on: tx)
+            let admin = try await caller.reloaded(on: tx)
+            try admin.require(.membersManage)
+            guard userID != admin.userID else { throw AdminError.forbidden("Nobody can change their own role.") }
+            try requireMayGrant(role, admin)
             let (membership, user) = try await requireMember(userID, admin, on: tx)
             let previous = membership.role.name
             guard previous != role.name else { return }
@@ -79,11 +80,12 @@ enum MemberAdministration {
 
     /// Removes the membership and revokes the member's tokens in that organization in the
     /// same transaction; returns how many tokens were revoked.
-    static func remove(_ userID: UUID, by admin: Administrator, on db: any Database) async throws -> Int {
-        try admin.require(.membersManage)
-        guard userID != admin.userID else { throw AdminError.forbidden("Nobody can remove themselves here.") }
-        return try await db.transaction { tx in
-            try await lockOrganization(admin.organizationID, on: tx)
+    static func remove(_ userID: UUID, by caller: Administrator, on db: any Database) async throws -> Int {
+        try await db.transaction { tx in
+            try await lockOrganization(caller.organizationID, on: tx)
+            let admin = try await caller.reloaded(on: tx)
+            try admin.require(.membersManage)
+            guard userID != admin.userID else { throw AdminError.forbidden("Nobody can remove themselves here.") }
             let (membership, user) = try await requireMember(userID, admin, on: tx)
             if membership.role.name == BuiltInRole.owner.rawValue {
                 try admin.requireOwner("remove an owner")

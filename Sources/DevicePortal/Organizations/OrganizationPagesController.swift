@@ -94,6 +94,7 @@ enum OrganizationPagesController {
 
     @Sendable static func setRole(req: Request) async throws -> Response {
         let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        try admin.require(.membersManage)
         let name = try req.content.decode(RoleForm.self).role ?? ""
         guard let role = try await Role.find(named: name, in: admin.organizationID, on: req.db) else {
             throw AdminError.invalid("There is no role named \(name).")

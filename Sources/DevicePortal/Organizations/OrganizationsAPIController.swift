@@ -71,6 +71,7 @@ enum OrganizationsAPIController {
 
     @Sendable static func setRole(req: Request) async throws -> MemberDTO {
         let admin = try administrator(req)
+        try admin.require(.membersManage)
         let change = try await req.strictJSON(RoleChange.self)
         guard let role = try await Role.find(named: change.role, in: admin.organizationID, on: req.db) else {
             throw AdminError.invalid("There is no role named \(change.role).")

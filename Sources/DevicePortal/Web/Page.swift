@@ -63,11 +63,12 @@ struct PageError: Error, Encodable {
     static func tooManyAttempts(retryAfter: Int) -> PageError {
         PageError(
             status: .tooManyRequests, title: "Too many attempts",
-            message: "Too many wrong codes were entered. Try again in \(Self.describe(seconds: retryAfter)).",
+            message: "Too many wrong codes were entered. Try again in \(Self.wait(seconds: retryAfter)).",
             headers: ["Retry-After": String(retryAfter)])
     }
 
-    private static func describe(seconds: Int) -> String {
+    /// A wait as people say it: "40 seconds", "3 minutes".
+    static func wait(seconds: Int) -> String {
         seconds < 90 ? "\(seconds) seconds" : "\((seconds + 59) / 60) minutes"
     }
 }

@@ -10,31 +10,39 @@ struct RateLimiter {
         let window: TimeInterval
     }
 
+    /// A bucket (what is counted, e.g. one user's wrong codes) and the rules it is held to.
+    struct Limit {
+        let bucket: String
+        let rules: [Rule]
+    }
+
     let db: any Database
-    let rules: [Rule]
 
     /// No rule looks further back; older events are purged by `Housekeeping`.
     static let longestWindow: TimeInterval = 3_600
 
-    /// Wrong user codes: 5 a minute and 20 an hour (RFC 8628 §5.1).
-    static func wrongUserCodes(on db: any Database) -> RateLimiter {
-        RateLimiter(db: db, rules: [Rule(limit: 5, window: 60), Rule(limit: 20, window: 3_600)])
-    }
+    /// Wrong user codes, per user and per IP: 5 a minute and 20 an hour (RFC 8628 §5.1).
+    static let wrongUserCodeRules = [Rule(limit: 5, window: 60), Rule(limit: 20, window: 3_600)]
+    /// Failed sign-ins per account: 5 a minute and 20 an hour.
+    static let signInPerAccountRules = [Rule(limit: 5, window: 60), Rule(limit: 20, window: 3_600)]
+    /// Failed sign-ins per IP, looser because many people can share one address.
+    static let signInPerIPRules = [Rule(limit: 20, window: 60), Rule(limit: 100, window: 3_600)]
 
-    /// Records an attempt for each bucket, then checks the windows including it, so that
+    /// Records an attempt in each bucket, then checks the windows including it, so that
     /// concurrent attempts see one another. Returns the seconds to wait when over a limit;
     /// a refused attempt is taken back and does not extend the wait.
-    func reserve(_ buckets: [String], at now: Date = Date()) async throws -> Reservation {
+    func reserve(_ limits: [Limit], at now: Date = Date()) async throws -> Reservation {
         var ids: [UUID] = []
-        for bucket in buckets {
+        for bucket in limits.map(\.bucket) {
             let event = RateLimitEvent(bucket: bucket, occurredAt: now)
             try await event.create(on: db)
             ids.append(try event.requireID())
         }
         let reservation = Reservation(db: db, eventIDs: ids)
         var retryAfter: TimeInterval = 0
-        for bucket in buckets {
-            for rule in rules {
+        for limit in limits {
+            let bucket = limit.bucket
+            for rule in limit.rules {
                 let since = now.addingTimeInterval(-rule.window)
                 func recent() -> QueryBuilder<RateLimitEvent> {
                     RateLimitEvent.query(on: db).filter(\.$bucket == bucket).filter(\.$occurredAt > since)
