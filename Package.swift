@@ -42,7 +42,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "portal",
-            dependencies: ["DevicePortal"],
+            dependencies: ["DevicePortal", "DevicePortalClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -50,6 +50,7 @@ let package = Package(
             dependencies: [
                 "DevicePortal",
                 "DevicePortalClient",
+                "portal",
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
                 .product(name: "JWT", package: "jwt"),
