@@ -21,8 +21,19 @@ public struct PortalClient: Sendable {
 
     public static let deviceCodeGrant = "urn:ietf:params:oauth:grant-type:device_code"
 
+    /// A session that keeps nothing: no response cache, no cookies, no stored credentials.
+    public static let ephemeralSession: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.urlCache = nil
+        configuration.httpCookieStorage = nil
+        configuration.httpShouldSetCookies = false
+        configuration.urlCredentialStorage = nil
+        return URLSession(configuration: configuration)
+    }()
+
     public init(
-        server: URL, clientID: String, session: URLSession = .shared, clock: any PollingClock = SystemPollingClock()
+        server: URL, clientID: String, session: URLSession = ephemeralSession,
+        clock: any PollingClock = SystemPollingClock()
     ) {
         self.server = server
         self.clientID = clientID

@@ -48,7 +48,7 @@ struct ClientContext: Sendable {
             credentialStore: { try CredentialStores.platformDefault(environment: environment) },
             openBrowser: { BrowserOpener.open($0, environment: environment) },
             hostName: Self.localHostName(),
-            session: .shared,
+            session: PortalClient.ephemeralSession,
             clock: SystemPollingClock())
     }
 

@@ -31,7 +31,7 @@ struct CommandWorld {
             openBrowser: {
                 opened.append($0)
                 return true
-            }, hostName: "ada-laptop", session: .shared, clock: SystemPollingClock())
+            }, hostName: "ada-laptop", session: PortalClient.ephemeralSession, clock: SystemPollingClock())
     }
 
     /// `portal ARGUMENTS…`, as the entry point runs it.
