@@ -71,3 +71,21 @@ extension DeviceSignIn {
         self.receivedAt = receivedAt
     }
 }
+
+/// The device code lets whoever holds it collect the token once the person approves: it is
+/// left out of descriptions and dumps, like the token itself.
+extension DeviceSignIn: CustomStringConvertible, CustomReflectable {
+    public var description: String {
+        "DeviceSignIn(userCode: \(userCode), verificationURI: \(verificationURI.absoluteString), "
+            + "expiresIn: \(expiresIn), interval: \(interval))"
+    }
+
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "userCode": userCode, "verificationURI": verificationURI,
+                "verificationURIComplete": verificationURIComplete as Any, "expiresIn": expiresIn, "interval": interval,
+            ], displayStyle: .struct)
+    }
+}

@@ -132,6 +132,19 @@ struct TokenPollingTests {
         }
     }
 
+    @Test("printing or dumping a started sign-in never shows the device code")
+    func deviceCodeRedacted() async throws {
+        try await withFakeServer(clock: VirtualClock(), script: { _, _ in .pending }) { server in
+            let signIn = try await PortalClient(server: server.url, clientID: "desktop").startSignIn()
+            var dumped = ""
+            dump(signIn, to: &dumped)
+            for text in [String(describing: signIn), String(reflecting: signIn), dumped] {
+                #expect(text.contains("BCDF-GHJK"))
+                #expect(!text.contains("fake-device-code"), "\(text)")
+            }
+        }
+    }
+
     @Test("an unreachable server fails the start with .network")
     func unreachable() async throws {
         let client = PortalClient(server: URL(string: "http://127.0.0.1:\(try deadPort())")!, clientID: "desktop")
