@@ -7,24 +7,38 @@ import VaporTesting
 @testable import DevicePortal
 
 /// Runs `test` with a fully configured portal listening on 127.0.0.1 (a free port), so a client
-/// can speak real HTTP to it; its public base URL names that port.
+/// can speak real HTTP to it; its public base URL names that port. Always on a SQLite file of
+/// its own: these tests are about the client, and each holds its portal open for seconds, so on
+/// the PostgreSQL run they would only take connections the server's own tests need.
 func withRunningPortal(
     _ adjust: (inout PortalConfig) -> Void = { _ in },
     _ test: (Application, URL) async throws -> Void
 ) async throws {
-    try await withPortal(adjust) { app in
-        try await app.server.start(address: .hostname("127.0.0.1", port: 0))
-        do {
-            let port = try #require(app.http.server.shared.localAddress?.port)
-            let base = "http://127.0.0.1:\(port)"
-            app.config.publicBaseURL = base
-            try await test(app, try #require(URL(string: base)))
-        } catch {
-            await app.server.shutdown()
-            throw error
-        }
-        await app.server.shutdown()
+    let file = NSTemporaryDirectory() + "portal-client-test-\(UUID().uuidString).sqlite"
+    defer {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
     }
+    var config = PortalConfig(
+        database: .sqliteFile(file), bcryptCost: 4, portalSecret: PortalSecret(String(repeating: "ab", count: 32)))
+    adjust(&config)
+    let app = try await Application.make(.testing)
+    app.directory = DirectoryConfiguration(workingDirectory: packageRoot)
+    app.logger.logLevel = .warning
+    do {
+        try configure(app, with: config)
+        try await app.asyncBoot()
+        try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+        let port = try #require(app.http.server.shared.localAddress?.port)
+        let base = "http://127.0.0.1:\(port)"
+        app.config.publicBaseURL = base
+        try await test(app, try #require(URL(string: base)))
+    } catch {
+        await app.server.shutdown()
+        try? await app.asyncShutdown()
+        throw error
+    }
+    await app.server.shutdown()
+    try await app.asyncShutdown()
 }
 
 /// Time that passes only when the poller sleeps: a 15-minute wait takes no time at all, and

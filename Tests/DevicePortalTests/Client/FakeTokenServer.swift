@@ -13,8 +13,8 @@ final class FakeTokenServer: Sendable {
         case approved
         case oauthError(String, status: HTTPResponseStatus = .badRequest)
         case status(HTTPResponseStatus)
-        /// Answers `pending`, but only after holding the request this long (for real).
-        case hang(Duration)
+        /// Holds the request (for real) until `release()`, or at most 30 s, then answers `pending`.
+        case hang
     }
 
     struct Settings: Sendable {
@@ -29,6 +29,7 @@ final class FakeTokenServer: Sendable {
     let app: Application
     let url: URL
     private let recorded: NIOLockedValueBox<[Duration]>
+    private let released: NIOLockedValueBox<Bool>
 
     /// The clock time of every poll so far.
     var polls: [Duration] { recorded.withLockedValue { $0 } }
@@ -39,10 +40,17 @@ final class FakeTokenServer: Sendable {
         return zip(polls.dropFirst(), polls).map { $0 - $1 }
     }
 
-    private init(app: Application, url: URL, recorded: NIOLockedValueBox<[Duration]>) {
+    private init(app: Application, url: URL, recorded: NIOLockedValueBox<[Duration]>, released: NIOLockedValueBox<Bool>)
+    {
         self.app = app
         self.url = url
         self.recorded = recorded
+        self.released = released
+    }
+
+    /// Lets held requests answer.
+    func release() {
+        released.withLockedValue { $0 = true }
     }
 
     /// Starts a server; `script` gets the number of the poll (1 for the first) and the times of
@@ -54,11 +62,13 @@ final class FakeTokenServer: Sendable {
         let app = try await Application.make(.testing)
         app.logger.logLevel = .error
         let recorded = NIOLockedValueBox<[Duration]>([])
-        routes(app, settings, recorded: recorded, clock: clock, script: script)
+        let released = NIOLockedValueBox(false)
+        routes(app, settings, recorded: recorded, released: released, clock: clock, script: script)
         do {
             try await app.server.start(address: .hostname("127.0.0.1", port: 0))
             guard let port = app.http.server.shared.localAddress?.port else { throw TestFailure("no port") }
-            return FakeTokenServer(app: app, url: URL(string: "http://127.0.0.1:\(port)")!, recorded: recorded)
+            return FakeTokenServer(
+                app: app, url: URL(string: "http://127.0.0.1:\(port)")!, recorded: recorded, released: released)
         } catch {
             try? await app.asyncShutdown()
             throw error
@@ -73,7 +83,8 @@ final class FakeTokenServer: Sendable {
     /// Routes are in place before the server starts; they learn its address from `Host`.
     private static func routes(
         _ app: Application, _ settings: Settings, recorded: NIOLockedValueBox<[Duration]>,
-        clock: any PollingClock, script: @escaping @Sendable (Int, [Duration]) -> Answer
+        released: NIOLockedValueBox<Bool>, clock: any PollingClock,
+        script: @escaping @Sendable (Int, [Duration]) -> Answer
     ) {
         @Sendable func origin(of req: Request) -> String { "http://" + (req.headers.first(name: .host) ?? "") }
         app.get(".well-known", "oauth-authorization-server") { req in
@@ -104,19 +115,21 @@ final class FakeTokenServer: Sendable {
                 $0.append(clock.now())
                 return $0
             }
-            return try await Self.respond(script(times.count, times))
+            return try await Self.respond(script(times.count, times), released: released)
         }
         app.post("auth", "token", "revoke") { _ in Self.json(.ok, [:]) }
     }
 
-    private static func respond(_ answer: Answer) async throws -> Response {
+    private static func respond(_ answer: Answer, released: NIOLockedValueBox<Bool>) async throws -> Response {
         switch answer {
         case .pending: return oauthError("authorization_pending", .badRequest)
         case .slowDown: return oauthError("slow_down", .badRequest)
         case .oauthError(let error, let status): return oauthError(error, status)
         case .status(let status): return Response(status: status, body: .init(string: "<html>oops</html>"))
-        case .hang(let duration):
-            try await Task.sleep(for: duration)
+        case .hang:
+            for _ in 0..<1_500 where !released.withLockedValue({ $0 }) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             return oauthError("authorization_pending", .badRequest)
         case .approved:
             return json(
@@ -149,8 +162,10 @@ func withFakeServer(
     do {
         try await test(server)
     } catch {
+        server.release()
         await server.stop()
         throw error
     }
+    server.release()
     await server.stop()
 }
