@@ -9,7 +9,9 @@ let package = Package(
     name: "DevicePortal",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "portal", targets: ["portal"])
+        .executable(name: "portal", targets: ["portal"]),
+        // The desktop side of the device flow: Foundation only, for apps that sign in to a portal.
+        .library(name: "DevicePortalClient", targets: ["DevicePortalClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/vapor/vapor.git", from: "4.122.3"),
@@ -34,15 +36,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "DevicePortalClient",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "portal",
-            dependencies: ["DevicePortal"],
+            dependencies: ["DevicePortal", "DevicePortalClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DevicePortalTests",
             dependencies: [
                 "DevicePortal",
+                "DevicePortalClient",
+                "portal",
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
                 .product(name: "JWT", package: "jwt"),

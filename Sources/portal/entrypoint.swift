@@ -6,6 +6,10 @@ import Vapor
 @main
 enum Entrypoint {
     static func main() async throws {
+        // login, whoami and logout are the desktop side: no database, none of the server's set-up.
+        if let status = await ClientCommands.run(CommandLine.arguments, context: .live()) {
+            exit(status)
+        }
         var env = try Environment.detect()
         try LoggingSystem.bootstrap(from: &env)
         let app = try await Application.make(env)
