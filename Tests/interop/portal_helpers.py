@@ -87,7 +87,9 @@ def approve_by_hand(portal: Portal, user_code: str, action: str = "approve",
     done = web.post(portal.url("/auth/device/confirm"), timeout=10, data={
         "user_code": user_code, "org": portal.org_slug, "action": action,
         "csrf_token": csrf_of(confirm)})
-    assert done.status_code == 200, (done.status_code, done.text[:2000])
+    # On failure, say which session and CSRF token were sent, to tell a stale page from a lost session.
+    assert done.status_code == 200, (done.status_code, sorted(web.cookies.keys()),
+                                     csrf_of(confirm)[:8], done.text[-600:])
     return done.text
 
 
