@@ -82,6 +82,15 @@ struct DeviceCodeEndpointTests {
         }
     }
 
+    @Test("secrets are hashed as SHA-256 in lowercase hex, and made as 64 lowercase hex digits")
+    func hashing() {
+        #expect(OpaqueSecret.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(OpaqueSecret.lowercaseHex([0x00, 0x0F, 0xA0, 0xFF]) == "000fa0ff")
+        let token = OpaqueSecret.hex()
+        #expect(OpaqueSecret.isAPITokenShaped(token))
+        #expect(token != OpaqueSecret.hex())
+    }
+
     @Test("user codes: any case, with or without dash or spaces; only the alphabet")
     func userCodeNormalization() {
         #expect(UserCode.normalize("wdjb-mjht") == "WDJBMJHT")

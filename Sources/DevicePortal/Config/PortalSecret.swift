@@ -47,7 +47,7 @@ public struct PortalSecret: Sendable, Equatable {
         // writes it and the others read it; an existing file is never replaced.
         let descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         if descriptor >= 0 {
-            let hex = Array((candidate.bytes.map { String(format: "%02x", $0) }.joined() + "\n").utf8)
+            let hex = Array((OpaqueSecret.lowercaseHex(candidate.bytes) + "\n").utf8)
             let written = hex.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
             close(descriptor)
             guard written == hex.count else { throw SecretFileError(path: file) }

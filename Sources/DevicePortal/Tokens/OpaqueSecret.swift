@@ -6,7 +6,7 @@ import Foundation
 enum OpaqueSecret {
     /// 32 bytes from the system's cryptographically secure generator, as 64 lowercase hex digits.
     static func hex() -> String {
-        randomBytes(32).map { String(format: "%02x", $0) }.joined()
+        lowercaseHex(randomBytes(32))
     }
 
     /// 32 random bytes as unpadded base64url (43 characters): looks nothing like an API token.
@@ -16,7 +16,20 @@ enum OpaqueSecret {
 
     /// SHA-256 as lowercase hex. Fine for high-entropy secrets; never for passwords.
     static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        lowercaseHex(SHA256.hash(data: Data(secret.utf8)))
+    }
+
+    /// Bytes as lowercase hex. On the guard's and the poll's path: `String(format:)` cost 7–8%
+    /// of their CPU, this a fraction of it.
+    static func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var characters: [UInt8] = []
+        characters.reserveCapacity(64)
+        for byte in bytes {
+            characters.append(digits[Int(byte >> 4)])
+            characters.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: characters, as: UTF8.self)
     }
 
     /// Whether `value` has the API token's shape: 64 lowercase hex digits.
