@@ -117,6 +117,33 @@ struct OrganizationsAPIPermissionTests {
         }
     }
 
+    @Test("two owners demoting each other at the same moment leave one owner: the organization lock decides")
+    func concurrentDemotions() async throws {
+        try await withPortal { app in
+            let cast = try await OrganizationCast.make(app)
+            let second = try await Fixtures(app: app).user("second@acme.example")
+            try await Fixtures(app: app).member(second, of: cast.acme, as: "owner")
+            let admin = try #require(try await Role.find(named: "admin", in: cast.acme.requireID(), on: app.db))
+            let owners = [try cast.users["owner"]!.requireID(), try second.requireID()]
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for (actor, target) in [(owners[0], owners[1]), (owners[1], owners[0])] {
+                    group.addTask {
+                        let caller = Administrator(
+                            userID: actor, organizationID: cast.acme.id!, permissions: Set(Permission.allCases),
+                            isOwner: true, audit: .commandLine)
+                        // MUT
+                        return (try? await MemberAdministration.setRole(of: target, to: admin, by: caller, on: app.db))
+                            != nil
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+            let remaining = try await MemberAdministration.members(of: cast.acme.requireID(), on: app.db)
+            #expect(remaining.filter { $0.role == "owner" }.count == 1)
+        }
+    }
+
     @Test("no escalation: a role without a permission cannot grant it, nor put it in a role")
     func noEscalation() async throws {
         try await withPortal { app in
