@@ -7,6 +7,7 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     app.config = config
     let secret = try PortalSecret.resolve(config)
     app.config.portalSecret = secret
+    app.metrics = PortalMetrics()
     app.signingKeys = SigningKeyStore(secret: secret, jwtTTL: config.sessionJWTTTL)
     // Blocking work (SQLite calls, bcrypt) runs here; the shared default has one thread per
     // core, too few for a writer waiting on a lock beside a bcrypt hash and a reader.
@@ -17,6 +18,7 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     app.lifecycle.use(DatabasePreparation())
     if ["serve", "demo"].contains(app.commandName) {
         app.lifecycle.use(Housekeeping.Schedule(interval: .minutes(10)))
+        app.lifecycle.use(GracefulShutdown())
     }
 
     app.passwords.use(.bcrypt(cost: config.bcryptCost))
@@ -29,9 +31,10 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     app.directory.viewsDirectory = app.directory.workingDirectory + "Templates/"
     app.views.use(.leaf)
 
-    // Outermost first: every response gets the security headers, errors become JSON or
-    // pages, static files skip the rest.
+    // Outermost first: every request gets an id and is counted, every response gets the
+    // security headers, errors become JSON or pages, static files skip the rest.
     app.middleware = Middlewares()
+    app.middleware.use(RequestObservationMiddleware())
     app.middleware.use(SecurityHeadersMiddleware(https: app.servesHTTPS))
     app.middleware.use(RouteLoggingMiddleware(logLevel: .info))
     app.middleware.use(PortalErrorMiddleware())

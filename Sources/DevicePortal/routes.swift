@@ -5,6 +5,7 @@ func routes(_ app: Application) throws {
     // Operations
     app.get("healthz", use: HealthController.live)
     app.get("readyz", use: HealthController.ready)
+    app.get("metrics", use: MetricsController.scrape)
 
     // OAuth: device authorization grant (RFC 8628), revocation (RFC 7009), metadata (RFC 8414)
     app.post("auth", "device", "code", use: DeviceCodeController.issue)

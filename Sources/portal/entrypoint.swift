@@ -11,7 +11,14 @@ enum Entrypoint {
             exit(status)
         }
         var env = try Environment.detect()
-        try LoggingSystem.bootstrap(from: &env)
+        switch Environment.get("LOG_FORMAT") ?? "text" {
+        case "json": try LoggingSystem.bootstrap(from: &env) { level in { JSONLogHandler(label: $0, level: level) } }
+        case "text", "": try LoggingSystem.bootstrap(from: &env)
+        case let other:
+            FileHandle.standardError.write(
+                Data("error: Invalid LOG_FORMAT=\"\(other)\": expected text or json.\n".utf8))
+            exit(1)
+        }
         let app = try await Application.make(env)
         do {
             try configure(app, with: try PortalConfig.fromEnvironment())

@@ -35,7 +35,11 @@ struct HousekeepingTests {
             try await session.save(on: app.db)
 
             let purged = try await Housekeeping.purge(at: now, on: app.db)  // MUT
-            #expect(purged == Housekeeping.Purged(deviceCodes: 1, tokens: 2, sessions: 1, rateLimitEvents: 1))
+            #expect(
+                purged
+                    == Housekeeping.Purged(
+                        expiredUnusedCodes: 2, deviceCodes: 1, expiredTokens: 1, revokedTokens: 1, sessions: 1,
+                        rateLimitEvents: 1))
             #expect(try await DeviceAuthorization.query(on: app.db).count() == 2)
             #expect(try await APIToken.query(on: app.db).count() == 2)
             #expect(try await WebSession.query(on: app.db).count() == 0)

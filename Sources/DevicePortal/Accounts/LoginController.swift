@@ -32,6 +32,7 @@ enum LoginController {
             .init(bucket: "signin:ip:\(req.clientIP ?? "unknown")", rules: RateLimiter.signInPerIPRules),
         ])
         if let retryAfter = attempt.retryAfter {
+            req.metrics.rateLimitRefusal(.signIn)
             try await AuditEvent.record(
                 .signInThrottled,
                 by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),

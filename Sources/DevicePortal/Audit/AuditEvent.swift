@@ -93,7 +93,35 @@ extension AuditEvent {
             kind: kind, actor: actor, organizationID: organizationID, subject: subject, details: details
         )
         .create(on: db)
+        // The database's logger is the request's, so the line carries the request id.
+        db.logger.info(
+            "\(kind.rawValue)",
+            metadata: logMetadata(
+                kind, actor: actor, organizationID: organizationID, subject: subject, details: details))
     }
+
+    /// Ids, the IP and the bounded details; never an email, a code or anything a user typed.
+    static func logMetadata(
+        _ kind: Kind, actor: AuditActor, organizationID: UUID?, subject: AuditSubject?, details: [String: String]
+    ) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["event": .string(kind.rawValue)]
+        if let userID = actor.userID {
+            metadata["user_id"] = .string(userID.uuidString)
+        } else {
+            metadata["actor"] = .string(actor.label)  // "command line", "anonymous" or "client <client_id>"
+        }
+        if let organizationID { metadata["org_id"] = .string(organizationID.uuidString) }
+        if let subjectUserID = subject?.userID, subjectUserID != actor.userID {
+            metadata["subject_user_id"] = .string(subjectUserID.uuidString)
+        }
+        if let ip = actor.ip { metadata["ip"] = .string(ip) }
+        for key in loggedDetails { if let value = details[key] { metadata[key] = .string(value) } }
+        return metadata
+    }
+
+    private static let loggedDetails = [
+        "reason", "count", "revoked_tokens", "token_id", "client_id", "role", "from", "to",
+    ]
 }
 
 struct CreateAuditEvents: AsyncMigration {

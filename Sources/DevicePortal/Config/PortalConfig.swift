@@ -17,6 +17,8 @@ public struct PortalConfig: Sendable {
     public var portalSecret: PortalSecret?
     /// Peers whose `X-Forwarded-For` is believed.
     public var trustedProxies: [IPRange]
+    /// The bearer token `/metrics` needs; `nil`: loopback peers only.
+    public var metricsToken: String?
 
     public init(
         database: DatabaseURL = .sqliteFile("portal.sqlite"),
@@ -29,7 +31,8 @@ public struct PortalConfig: Sendable {
         autoMigrate: Bool = true,
         bcryptCost: Int = 12,
         portalSecret: PortalSecret? = nil,
-        trustedProxies: [IPRange] = []
+        trustedProxies: [IPRange] = [],
+        metricsToken: String? = nil
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -42,6 +45,7 @@ public struct PortalConfig: Sendable {
         self.bcryptCost = bcryptCost
         self.portalSecret = portalSecret
         self.trustedProxies = trustedProxies
+        self.metricsToken = metricsToken
     }
 
     /// Reads the contract's variables; a bad value throws an error naming the variable.
@@ -63,7 +67,8 @@ public struct PortalConfig: Sendable {
                 Int($0).flatMap { (10...16).contains($0) ? $0 : nil }
             },
             portalSecret: try env.optional("PORTAL_SECRET", parse: PortalSecret.init),
-            trustedProxies: try env.value("TRUSTED_PROXIES", default: [], parse: Self.parseRanges)
+            trustedProxies: try env.value("TRUSTED_PROXIES", default: [], parse: Self.parseRanges),
+            metricsToken: try env.optional("METRICS_TOKEN", parse: Self.parseMetricsToken)
         )
         if case .postgres = config.database, config.portalSecret == nil {
             // Every instance must share it, so none may invent its own.
@@ -93,6 +98,14 @@ public struct PortalConfig: Sendable {
     static func parseName(_ raw: String) -> String? {
         let name = raw.trimmingCharacters(in: .whitespaces)
         return (1...60).contains(name.count) ? name : nil
+    }
+
+    /// A bearer token (RFC 6750 `b64token` characters), long enough not to be guessed.
+    static func parseMetricsToken(_ raw: String) -> String? {
+        let allowed = CharacterSet(
+            charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/=")
+        guard raw.count >= 16, raw.unicodeScalars.allSatisfy(allowed.contains) else { return nil }
+        return raw
     }
 
     static func parseBool(_ raw: String) -> Bool? {
@@ -130,7 +143,7 @@ struct EnvironmentReader {
         guard let raw = read(name), !raw.isEmpty else { return nil }
         guard let parsed = parse(raw) else {
             // A secret is never echoed back, not even a malformed one.
-            let shown = name == "PORTAL_SECRET" ? "(hidden)" : raw
+            let shown = ["PORTAL_SECRET", "METRICS_TOKEN"].contains(name) ? "(hidden)" : raw
             throw ConfigurationError(variable: name, value: shown, expected: Self.expectation(name))
         }
         return parsed
@@ -156,6 +169,7 @@ struct EnvironmentReader {
         case "PORTAL_SECRET":
             "at least 32 random bytes as hex or base64 (required with PostgreSQL; e.g. openssl rand -hex 32)"
         case "TRUSTED_PROXIES": "IP addresses or CIDR blocks separated by commas, e.g. 10.0.0.0/8,192.168.1.7"
+        case "METRICS_TOKEN": "at least 16 characters of letters, digits and -._~+/= (e.g. openssl rand -hex 32)"
         default: "a valid value"
         }
     }

@@ -100,6 +100,7 @@ enum DeviceApprovalController {
         if form.action == "deny" {
             guard try await PendingDevice.deny(userCode: userCode, on: req.db) else { throw Self.alreadyDecided }
             try await AuditEvent.record(.deviceDenied, by: actor, details: details, on: req.db)
+            req.metrics.deviceFlow(.denied)
             return try await req.renderPage("device/denied", title: "Device denied", result)
         }
         let choices = try await OrganizationChoice.forDeviceSignIn(userID: signedIn.userID, on: req.db)
@@ -111,6 +112,7 @@ enum DeviceApprovalController {
                 userCode: userCode, userID: signedIn.userID, organizationID: organization.id, on: req.db)
         else { throw Self.alreadyDecided }
         try await AuditEvent.record(.deviceApproved, by: actor, in: organization.id, details: details, on: req.db)
+        req.metrics.deviceFlow(.approved)
         return try await req.renderPage(
             "device/approved", title: "Device connected",
             ResultPage(
@@ -135,7 +137,10 @@ enum DeviceApprovalController {
             .init(bucket: "user-code:user:\(signedIn.userID)", rules: RateLimiter.wrongUserCodeRules),
             .init(bucket: "user-code:ip:\(req.clientIP ?? "unknown")", rules: RateLimiter.wrongUserCodeRules),
         ])
-        if let retryAfter = attempt.retryAfter { throw PageError.tooManyAttempts(retryAfter: retryAfter) }
+        if let retryAfter = attempt.retryAfter {
+            req.metrics.rateLimitRefusal(.wrongUserCode)
+            throw PageError.tooManyAttempts(retryAfter: retryAfter)
+        }
         guard let code = typed.flatMap(UserCode.normalize) else { return (nil, attempt) }
         return (try await PendingDevice.find(userCode: code, on: req.db), attempt)
     }

@@ -87,3 +87,17 @@ struct CreateDeviceAuthorizations: AsyncMigration {
         try await database.schema(DeviceAuthorization.schema).delete()
     }
 }
+
+/// Lets housekeeping count each code that expired unused exactly once, whichever instance
+/// runs the round: it flips the flag and counts the rows it flipped.
+struct AddDeviceAuthorizationExpiryCounted: AsyncMigration {
+    func prepare(on database: any Database) async throws {
+        try await database.schema(DeviceAuthorization.schema)
+            .field("expiry_counted", .bool, .required, .sql(.default(false)))
+            .update()
+    }
+
+    func revert(on database: any Database) async throws {
+        try await database.schema(DeviceAuthorization.schema).deleteField("expiry_counted").update()
+    }
+}

@@ -57,6 +57,7 @@ enum DeviceCodeController {
         try await AuditEvent.record(
             .deviceCodeIssued, by: .client(clientID, from: req),
             details: ["user_code": shown, "device_name": deviceName ?? ""], on: req.db)
+        req.metrics.deviceFlow(.issued)
         let verificationURI = req.application.publicBaseURL + "/auth/device"
         return CodeResponse(
             deviceCode: deviceCode, userCode: shown, verificationURI: verificationURI,

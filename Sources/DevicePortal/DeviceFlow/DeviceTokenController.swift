@@ -68,9 +68,12 @@ enum DeviceTokenController {
         case .denied:
             throw JSONError.deviceFlow("access_denied", "The user denied this device.")
         case .approved, .consumed:
-            return try await redeem(
+            let issued = try await redeem(
                 poll.authorizationID, clientID: poll.clientID, serverTokenTTL: req.application.config.tokenTTL,
                 on: req.db)
+            req.metrics.deviceFlow(.exchanged)
+            req.metrics.tokensIssued()
+            return issued
         }
     }
 

@@ -34,7 +34,7 @@ enum IntrospectionController {
         let form = try req.oauthForm(Form.self)
         let token = try requiredParameter(form.token, "token", maxLength: 4_096)
         // Anything that is not a live credential is simply inactive (RFC 7662 §2.2).
-        guard let principal = try? await CredentialCheck.principal(for: token, request: req, recordUse: false) else {
+        guard let principal = try? await CredentialCheck.principal(for: token, request: req, asGuard: false) else {
             return Introspection(active: false)
         }
         let type: String

@@ -3,8 +3,9 @@ import NIOCore
 import SQLKit
 import Vapor
 
-/// Purges what nobody needs any more. Safe with many instances: on PostgreSQL a round runs
-/// only in the instance that wins a transaction-scoped advisory lock; the others skip it.
+/// Purges what nobody needs any more, and counts device codes that expired unused. Safe with
+/// many instances: on PostgreSQL a round runs only in the instance that wins a
+/// transaction-scoped advisory lock; the others skip it.
 enum Housekeeping {
     /// Device codes stay this long past expiry, so that a late poll still gets `expired_token`.
     static let deviceCodeRetention: TimeInterval = 24 * 3600
@@ -13,8 +14,12 @@ enum Housekeeping {
     static let lockKey: Int64 = 0x4465_7650_7572_6765  // "DevPurge"
 
     struct Purged: Equatable {
+        /// Codes that reached their expiry pending or approved but never exchanged, each counted once.
+        var expiredUnusedCodes = 0
         var deviceCodes = 0
-        var tokens = 0
+        /// Tokens that ran out without being revoked.
+        var expiredTokens = 0
+        var revokedTokens = 0
         var sessions = 0
         var rateLimitEvents = 0
     }
@@ -27,11 +32,24 @@ enum Housekeeping {
                 guard try row?.decode(column: "won", as: Bool.self) == true else { return nil }
             }
             var purged = Purged()
+            purged.expiredUnusedCodes = try await tx.sql.update(DeviceAuthorization.schema)
+                .set("expiry_counted", to: true)
+                .where("expiry_counted", .equal, false)
+                .where("expires_at", .lessThanOrEqual, now)
+                .where(
+                    "status", .in,
+                    [DeviceAuthorization.Status.pending.rawValue, DeviceAuthorization.Status.approved.rawValue]
+                )
+                .returning("id").all().count
             purged.deviceCodes = try await delete(
                 DeviceAuthorization.schema, where: "expires_at", before: now - deviceCodeRetention, on: tx)
-            purged.tokens = try await delete(APIToken.schema, where: "expires_at", before: now - tokenRetention, on: tx)
-            purged.tokens += try await delete(
+            purged.expiredTokens = try await tx.sql.delete(from: APIToken.schema)
+                .where("expires_at", .lessThan, now - tokenRetention).where("revoked_at", .is, SQLLiteral.null)
+                .returning("id").all().count
+            purged.revokedTokens = try await delete(
                 APIToken.schema, where: "revoked_at", before: now - tokenRetention, on: tx)
+            purged.revokedTokens += try await delete(
+                APIToken.schema, where: "expires_at", before: now - tokenRetention, on: tx)
             purged.sessions = try await delete(WebSession.schema, where: "expires_at", before: now, on: tx)
             purged.rateLimitEvents = try await delete(
                 RateLimitEvent.schema, where: "occurred_at", before: now - RateLimiter.longestWindow, on: tx)
@@ -45,6 +63,18 @@ enum Housekeeping {
         try await db.sql.delete(from: table).where(column, .lessThan, cutoff).returning("id").all().count
     }
 
+    /// A round as the server runs it: purged rows are logged, and those the metrics count are counted.
+    static func round(_ application: Application, at now: Date = Date()) async {
+        do {
+            guard let purged = try await purge(at: now, on: application.db), purged != Purged() else { return }
+            application.metrics.deviceFlow(.expiredUnused, count: purged.expiredUnusedCodes)
+            application.metrics.tokensRevoked(purged.expiredTokens, reason: .expiryPurge)
+            application.logger.info("housekeeping purged \(purged)")
+        } catch {
+            application.logger.warning("housekeeping failed: \(String(reflecting: error))")
+        }
+    }
+
     /// Runs a round every `interval` while the server runs (and once shortly after start).
     struct Schedule: LifecycleHandler {
         let interval: TimeAmount
@@ -52,15 +82,7 @@ enum Housekeeping {
         func didBootAsync(_ application: Application) async throws {
             let eventLoop = application.eventLoopGroup.next()
             let task = eventLoop.scheduleRepeatedAsyncTask(initialDelay: .seconds(30), delay: interval) { _ in
-                eventLoop.makeFutureWithTask {
-                    do {
-                        if let purged = try await purge(on: application.db), purged != Purged() {
-                            application.logger.info("housekeeping purged \(purged)")
-                        }
-                    } catch {
-                        application.logger.warning("housekeeping failed: \(String(reflecting: error))")
-                    }
-                }
+                eventLoop.makeFutureWithTask { await round(application) }
             }
             application.storage[TaskKey.self] = task
         }

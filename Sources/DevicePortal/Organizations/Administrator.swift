@@ -10,6 +10,8 @@ struct Administrator: Sendable {
     let permissions: Set<Permission>
     let isOwner: Bool
     let audit: AuditActor
+    /// Where what they do is counted; the command line runs in a process nobody scrapes.
+    var metrics: PortalMetrics? = nil
 
     static func commandLine(in organization: Organization) throws -> Administrator {
         Administrator(
@@ -26,7 +28,7 @@ struct Administrator: Sendable {
         return Administrator(
             userID: principal.user.id, organizationID: principal.organization.id, permissions: principal.permissions,
             isOwner: principal.roleName == BuiltInRole.owner.rawValue,
-            audit: .user(principal.user.id, email: principal.user.email, from: req))
+            audit: .user(principal.user.id, email: principal.user.email, from: req), metrics: req.metrics)
     }
 
     /// The signed-in person on an organization's pages, if they are a member of it.
@@ -39,7 +41,7 @@ struct Administrator: Sendable {
         let administrator = Administrator(
             userID: signedIn.userID, organizationID: try organization.requireID(),
             permissions: membership.role.permissions, isOwner: membership.role.name == BuiltInRole.owner.rawValue,
-            audit: .user(signedIn.userID, email: signedIn.email, from: req))
+            audit: .user(signedIn.userID, email: signedIn.email, from: req), metrics: req.metrics)
         return (administrator, organization)
     }
 
@@ -52,7 +54,7 @@ struct Administrator: Sendable {
         }
         return Administrator(
             userID: userID, organizationID: organizationID, permissions: membership.role.permissions,
-            isOwner: membership.role.name == BuiltInRole.owner.rawValue, audit: audit)
+            isOwner: membership.role.name == BuiltInRole.owner.rawValue, audit: audit, metrics: metrics)
     }
 
     func require(_ permission: Permission) throws {

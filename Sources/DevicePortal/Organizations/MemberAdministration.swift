@@ -81,7 +81,7 @@ enum MemberAdministration {
     /// Removes the membership and revokes the member's tokens in that organization in the
     /// same transaction; returns how many tokens were revoked.
     static func remove(_ userID: UUID, by caller: Administrator, on db: any Database) async throws -> Int {
-        try await db.transaction { tx in
+        let revoked = try await db.transaction { tx in
             try await lockOrganization(caller.organizationID, on: tx)
             let admin = try await caller.reloaded(on: tx)
             try admin.require(.membersManage)
@@ -100,12 +100,14 @@ enum MemberAdministration {
                 on: tx)
             return revoked
         }
+        caller.metrics?.tokensRevoked(revoked, reason: .memberRemoved)
+        return revoked
     }
 
     /// Revokes all of a member's tokens in the organization, keeping the membership.
     static func revokeTokens(of userID: UUID, by admin: Administrator, on db: any Database) async throws -> Int {
         try admin.require(.tokensManage)
-        return try await db.transaction { tx in
+        let revoked = try await db.transaction { tx in
             let (_, user) = try await requireMember(userID, admin, on: tx)
             let revoked = try await TokenRevocation.revokeAll(
                 userID: userID, organizationID: admin.organizationID, reason: .admin, on: tx)
@@ -115,6 +117,8 @@ enum MemberAdministration {
                 details: ["reason": APIToken.RevocationReason.admin.rawValue, "count": String(revoked)], on: tx)
             return revoked
         }
+        admin.metrics?.tokensRevoked(revoked, reason: .admin)
+        return revoked
     }
 
     /// Only an owner grants the owner role, and nobody grants permissions they lack.

@@ -24,20 +24,22 @@ enum DevicesPageController {
             throw AdminError.notFound("You have no token with that id.")
         }
         try await MyTokensController.revoke(
-            id, of: signedIn.userID, actor: .user(signedIn.userID, email: signedIn.email, from: req), on: req.db)
+            id, of: signedIn.userID, actor: .user(signedIn.userID, email: signedIn.email, from: req), on: req)
         return req.redirect(to: "/settings/devices", redirectType: .normal)
     }
 
     @Sendable static func revokeAll(req: Request) async throws -> Response {
         let signedIn = try req.requireSignedIn()
         let actor = AuditActor.user(signedIn.userID, email: signedIn.email, from: req)
-        try await req.db.transaction { tx in
+        let count = try await req.db.transaction { tx in
             let count = try await TokenRevocation.revokeAll(
                 userID: signedIn.userID, organizationID: nil, reason: .user, on: tx)
             try await AuditEvent.record(
                 .tokenRevoked, by: actor, about: AuditSubject(userID: signedIn.userID, label: signedIn.email),
                 details: ["reason": APIToken.RevocationReason.user.rawValue, "count": String(count)], on: tx)
+            return count
         }
+        req.metrics.tokensRevoked(count, reason: .user)
         return req.redirect(to: "/settings/devices", redirectType: .normal)
     }
 }

@@ -57,13 +57,14 @@ enum MyTokensController {
     }
 
     /// Revokes one of the user's own tokens; another user's token is as unknown as a made-up id.
-    static func revoke(_ tokenID: UUID, of userID: UUID, actor: AuditActor, on db: any Database) async throws {
-        try await db.transaction { tx in
+    /// Counted in the metrics unless it was revoked already.
+    static func revoke(_ tokenID: UUID, of userID: UUID, actor: AuditActor, on req: Request) async throws {
+        let revoked = try await req.db.transaction { tx in
             guard
                 let token = try await APIToken.query(on: tx).filter(\.$id == tokenID).filter(\.$user.$id == userID)
                     .first()
             else { throw AdminError.notFound("You have no token with that id.") }
-            guard token.revokedAt == nil else { return }
+            guard token.revokedAt == nil else { return false }
             token.revokedAt = Date()
             token.revokedReason = .user
             try await token.update(on: tx)
@@ -71,7 +72,9 @@ enum MyTokensController {
                 .tokenRevoked, by: actor, in: token.$organization.id,
                 about: AuditSubject(userID: userID, label: actor.label),
                 details: ["reason": APIToken.RevocationReason.user.rawValue, "token_id": tokenID.uuidString], on: tx)
+            return true
         }
+        if revoked { req.metrics.tokensRevoked(1, reason: .user) }
     }
 
     @Sendable static func list(req: Request) async throws -> Items {
@@ -85,7 +88,7 @@ enum MyTokensController {
         }
         try await revoke(
             id, of: principal.user.id, actor: .user(principal.user.id, email: principal.user.email, from: req),
-            on: req.db)
+            on: req)
         return .noContent
     }
 }

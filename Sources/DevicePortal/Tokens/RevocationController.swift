@@ -19,7 +19,7 @@ enum RevocationController {
         let form = try req.oauthForm(Form.self)
         let token = try requiredParameter(form.token, "token", maxLength: 4_096)
         if OpaqueSecret.isAPITokenShaped(token) {
-            try await req.db.transaction { tx in
+            let revoked = try await req.db.transaction { tx in
                 let revoked = try await tx.sql.update(APIToken.schema)
                     .set("revoked_at", to: Date())
                     .set("revoked_reason", to: APIToken.RevocationReason.signOut.rawValue)
@@ -27,7 +27,7 @@ enum RevocationController {
                     .where("revoked_at", .is, SQLLiteral.null)
                     .returning("id", "user_id", "organization_id")
                     .first()
-                guard let revoked else { return }
+                guard let revoked else { return false }
                 let userID = try revoked.decode(column: "user_id", as: UUID.self)
                 try await AuditEvent.record(
                     .tokenRevoked,
@@ -39,7 +39,9 @@ enum RevocationController {
                         "reason": APIToken.RevocationReason.signOut.rawValue,
                         "token_id": try revoked.decode(column: "id", as: UUID.self).uuidString,
                     ], on: tx)
+                return true
             }
+            if revoked { req.metrics.tokensRevoked(1, reason: .signOut) }
         }
         return Response(status: .ok, headers: ["Content-Type": "application/json"], body: .init(string: "{}"))
     }

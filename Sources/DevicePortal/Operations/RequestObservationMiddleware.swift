@@ -1,0 +1,47 @@
+import Vapor
+
+/// The outermost middleware: gives each request an id (in every log line of the request and
+/// in the `X-Request-Id` response header) and counts it in the request metrics.
+struct RequestObservationMiddleware: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        // Vapor adopts an incoming X-Request-Id; one a proxy made is kept, anything odd is replaced.
+        let requestID = Self.isAcceptable(request.id) ? request.id : UUID().uuidString
+        request.logger[metadataKey: "request-id"] = .string(requestID)
+        let started = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await next.respond(to: request)
+        } catch {
+            record(request, status: .internalServerError, since: started)
+            throw error
+        }
+        response.headers.replaceOrAdd(name: .xRequestId, value: requestID)
+        record(request, status: response.status, since: started)
+        return response
+    }
+
+    private func record(_ request: Request, status: HTTPResponseStatus, since started: ContinuousClock.Instant) {
+        request.metrics.request(
+            method: request.method, route: Self.routeLabel(request), status: status,
+            duration: ContinuousClock.now - started)
+    }
+
+    /// The route's pattern (`/api/orgs/:slug/members`), never the path itself, which holds
+    /// slugs, ids and codes; static files and unknown paths share one label.
+    static func routeLabel(_ request: Request) -> String {
+        guard let route = request.route else { return "unrouted" }
+        return "/" + route.path.map(\.description).joined(separator: "/")
+    }
+
+    static func isAcceptable(_ id: String) -> Bool {
+        (1...128).contains(id.utf8.count)
+            && id.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                    true
+                default: false
+                }
+            }
+    }
+}
