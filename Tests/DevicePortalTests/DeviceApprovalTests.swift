@@ -49,6 +49,32 @@ struct DeviceApprovalTests {
         }
     }
 
+    @Test("a code asked for from another address says so beside both; one older than 3 minutes gets the strong warning")
+    func phishingWarnings() async throws {
+        try await withPortal { app in
+            try await Fixtures(app: app).standardCast()
+            let code = try await DesktopApp(app: app).requestCode()
+            let browser = Browser(app: app)
+            try await browser.signIn()
+            try await browser.get("/auth/device")
+            let fresh = try await browser.post("/auth/device", [("user_code", code.userCode)])
+            #expect(fresh.text.contains("(the same as yours)"))
+            #expect(!fresh.text.contains("This code was requested"))
+
+            let authorization = try #require(try await DeviceAuthorization.query(on: app.db).first())
+            authorization.requesterIP = "203.0.113.7"
+            try await authorization.save(on: app.db)
+            try await app.db.sql.update(DeviceAuthorization.schema)
+                .set("created_at", to: Date().addingTimeInterval(-DeviceApprovalController.oldCodeAge - 60))
+                .run()
+            let old = try await browser.post("/auth/device", [("user_code", code.userCode)])  // MUT
+            #expect(old.status == .ok)
+            #expect(old.text.contains("203.0.113.7 <strong class=\"mismatch\">not your address (you are at unknown)"))
+            #expect(old.text.contains("This code was requested 4 minutes ago."))
+            #expect(old.text.contains(#"name="action" value="deny""#))
+        }
+    }
+
     @Test("approving for an org that is not the user's, or that forbids device sign-in, is refused")
     func approvalOrgRules() async throws {
         try await withPortal { app in

@@ -19,6 +19,8 @@ enum DeviceApprovalController {
         let differentIP: Bool
         let userAgent: String?
         let requestedAgo: String
+        /// Asked for long ago: a code someone forwarded rather than one the person just started.
+        let isOld: Bool
         let organizations: [OrganizationChoice]
         /// Some organization of the user allows device sign-in; else the device can only be denied.
         let canApprove: Bool
@@ -50,6 +52,10 @@ enum DeviceApprovalController {
         }
     }
 
+    /// Codes older than this get the stronger warning: a sign-in people start themselves is
+    /// approved within a minute or two (RFC 8628 §5.4).
+    static let oldCodeAge: TimeInterval = 180
+
     @Sendable static func enter(req: Request) async throws -> Response {
         let signedIn = try req.requireSignedIn()
         // Prefilled from the link the app showed, but never approved without a click.
@@ -69,13 +75,14 @@ enum DeviceApprovalController {
         let organizations = try await OrganizationChoice.forDeviceSignIn(userID: signedIn.userID, on: req.db)
         let approverIP = req.clientIP ?? "unknown"
         let requesterIP = authorization.requesterIP ?? "unknown"
+        let requestedAt = authorization.createdAt ?? Date()
         return try await req.renderPage(
             "device/confirm", title: "Approve this device?",
             ConfirmPage(
                 userCode: UserCode.display(authorization.userCode), clientName: pending.client.name,
                 deviceName: authorization.deviceName, requesterIP: requesterIP, approverIP: approverIP,
                 differentIP: requesterIP != approverIP, userAgent: authorization.requesterUserAgent,
-                requestedAgo: Self.ago(authorization.createdAt ?? Date()),
+                requestedAgo: Self.ago(requestedAt), isOld: Date().timeIntervalSince(requestedAt) > Self.oldCodeAge,
                 organizations: organizations, canApprove: !organizations.isEmpty, onlyChoice: organizations.count == 1,
                 csrfToken: signedIn.csrfToken))
     }
