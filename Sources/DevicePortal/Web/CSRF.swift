@@ -6,10 +6,21 @@ import Vapor
 struct CSRFMiddleware: AsyncMiddleware {
     static let cookieName = "portal_csrf"
 
+    /// The largest form this middleware reads to find the token; `nil`: the routes' default (16 KiB).
+    var maxBodySize: ByteCount? = nil
+
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        guard request.method == .GET || request.method == .HEAD || Self.isValid(request) else {
-            throw PageError.forbidden(
-                "This form has expired or did not come from this portal. Go back, reload the page and try again.")
+        if request.method != .GET, request.method != .HEAD {
+            // A body that arrives in several reads is still a stream here, before the route
+            // collects it: collect it now (413 past the limit), or the token would seem missing.
+            if !request.headers.contains(name: "X-CSRF-Token"), request.body.data == nil {
+                let limit = (maxBodySize ?? request.application.routes.defaultMaxBodySize).value
+                _ = try await request.body.collect(max: limit).get()
+            }
+            guard Self.isValid(request) else {
+                throw PageError.forbidden(
+                    "This form has expired or did not come from this portal. Go back, reload the page and try again.")
+            }
         }
         return try await next.respond(to: request)
     }
