@@ -72,6 +72,27 @@ struct DeviceCodeEndpointTests {
         }
     }
 
+    @Test(
+        "one IP gets DEVICE_CODE_RATE_LIMIT codes a minute, then 429 with Retry-After and nothing stored; 0 means no limit"
+    )
+    func perIPLimit() async throws {
+        try await withPortal({ $0.deviceCodesPerIPPerMinute = 3 }) { app in
+            try await Fixtures(app: app).client()
+            for _ in 0..<3 { #expect(try await request(app, [("client_id", "desktop")]).status == .ok) }
+            let refused = try await request(app, [("client_id", "desktop")])  // MUT
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.json["error"] as? String == "too_many_requests")
+            #expect(Int(refused.headers.first(name: .retryAfter) ?? "") ?? 0 > 0)
+            #expect(try await DeviceAuthorization.query(on: app.db).count() == 3)
+            #expect(try await AuditEvent.query(on: app.db).filter(\.$kind == .deviceCodeIssued).count() == 3)
+        }
+        try await withPortal({ $0.deviceCodesPerIPPerMinute = 0 }) { app in
+            try await Fixtures(app: app).client()
+            for _ in 0..<40 { #expect(try await request(app, [("client_id", "desktop")]).status == .ok) }
+            #expect(try await RateLimitEvent.query(on: app.db).count() == 0)
+        }
+    }
+
     @Test("a device name of exactly 100 characters is accepted")
     func longestDeviceName() async throws {
         try await withPortal { app in

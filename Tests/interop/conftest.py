@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Settings from the contract that a developer's shell could carry; the tests set their own.
 CONTRACT_VARS = ("DATABASE_URL", "PUBLIC_BASE_URL", "DEVICE_CODE_TTL", "DEVICE_POLL_INTERVAL",
                  "TOKEN_TTL", "SESSION_JWT_TTL", "PORTAL_NAME", "PORTAL_SECRET",
-                 "TRUSTED_PROXIES", "METRICS_TOKEN", "AUTO_MIGRATE")
+                 "TRUSTED_PROXIES", "METRICS_TOKEN", "AUTO_MIGRATE", "DEVICE_CODE_RATE_LIMIT",
+                 "LOG_FORMAT")
 # The PostgreSQL that scripts/with-postgres.sh started, read before any environment is stripped.
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
 PG_BIN = "/usr/lib/postgresql/15/bin"  # as in scripts/with-postgres.sh
@@ -72,7 +73,8 @@ def _portal_bin() -> str:
 def portal_env(**settings) -> dict:
     """This process's environment without the contract's settings, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARS}
-    env.update(BCRYPT_COST="10", **settings)
+    # The interop tests share one address (127.0.0.1) and are not about the per-IP code limit.
+    env.update(BCRYPT_COST="10", DEVICE_CODE_RATE_LIMIT="1000", **settings)
     return env
 
 

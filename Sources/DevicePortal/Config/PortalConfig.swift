@@ -19,6 +19,8 @@ public struct PortalConfig: Sendable {
     public var trustedProxies: [IPRange]
     /// The bearer token `/metrics` needs; `nil`: loopback peers only.
     public var metricsToken: String?
+    /// Device codes one IP may ask for a minute (ten times as many an hour); 0: no limit.
+    public var deviceCodesPerIPPerMinute: Int
 
     public init(
         database: DatabaseURL = .sqliteFile("portal.sqlite"),
@@ -32,7 +34,8 @@ public struct PortalConfig: Sendable {
         bcryptCost: Int = 12,
         portalSecret: PortalSecret? = nil,
         trustedProxies: [IPRange] = [],
-        metricsToken: String? = nil
+        metricsToken: String? = nil,
+        deviceCodesPerIPPerMinute: Int = 30
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -46,6 +49,7 @@ public struct PortalConfig: Sendable {
         self.portalSecret = portalSecret
         self.trustedProxies = trustedProxies
         self.metricsToken = metricsToken
+        self.deviceCodesPerIPPerMinute = deviceCodesPerIPPerMinute
     }
 
     /// Reads the contract's variables; a bad value throws an error naming the variable.
@@ -68,7 +72,10 @@ public struct PortalConfig: Sendable {
             },
             portalSecret: try env.optional("PORTAL_SECRET", parse: PortalSecret.init),
             trustedProxies: try env.value("TRUSTED_PROXIES", default: [], parse: Self.parseRanges),
-            metricsToken: try env.optional("METRICS_TOKEN", parse: Self.parseMetricsToken)
+            metricsToken: try env.optional("METRICS_TOKEN", parse: Self.parseMetricsToken),
+            deviceCodesPerIPPerMinute: try env.value("DEVICE_CODE_RATE_LIMIT", default: 30) {
+                Int($0).flatMap { (0...100_000).contains($0) ? $0 : nil }
+            }
         )
         if case .postgres = config.database, config.portalSecret == nil {
             // Every instance must share it, so none may invent its own.
@@ -169,6 +176,7 @@ struct EnvironmentReader {
         case "PORTAL_SECRET":
             "at least 32 random bytes as hex or base64 (required with PostgreSQL; e.g. openssl rand -hex 32)"
         case "TRUSTED_PROXIES": "IP addresses or CIDR blocks separated by commas, e.g. 10.0.0.0/8,192.168.1.7"
+        case "DEVICE_CODE_RATE_LIMIT": "a whole number of device codes per IP and minute from 0 (no limit) to 100000"
         case "METRICS_TOKEN": "at least 16 characters of letters, digits and -._~+/= (e.g. openssl rand -hex 32)"
         default: "a valid value"
         }

@@ -45,6 +45,7 @@ enum DeviceCodeController {
         let deviceName = try Self.deviceName(form.deviceName)
         let client = try await OAuthClient.requirePublic(clientID, on: req.db)
         let config = req.application.config
+        try await limitPerIP(req, perMinute: config.deviceCodesPerIPPerMinute)
         let deviceCode = OpaqueSecret.base64URL()
         let userCode = try await insertWithUniqueUserCode(on: req.db) { userCode in
             DeviceAuthorization(
@@ -63,6 +64,23 @@ enum DeviceCodeController {
             deviceCode: deviceCode, userCode: shown, verificationURI: verificationURI,
             verificationURIComplete: verificationURI + "?user_code=" + shown, expiresIn: config.deviceCodeTTL,
             interval: config.devicePollInterval)
+    }
+
+    /// 429 with `Retry-After` once this IP has asked for too many codes (the attempts count).
+    private static func limitPerIP(_ req: Request, perMinute: Int) async throws {
+        guard perMinute > 0 else { return }
+        let attempt = try await RateLimiter(db: req.db).reserve([
+            .init(
+                bucket: "device-code:ip:\(req.clientIP ?? "unknown")",
+                rules: RateLimiter.deviceCodeRules(perMinute: perMinute))
+        ])
+        guard let retryAfter = attempt.retryAfter else { return }
+        req.metrics.rateLimitRefusal(.deviceCode)
+        throw JSONError(
+            status: .tooManyRequests, error: "too_many_requests",
+            description:
+                "Too many device codes from this address. Try again in \(PageError.wait(seconds: retryAfter)).",
+            headers: ["Retry-After": String(retryAfter)])
     }
 
     /// Trimmed, at most 100 characters, no control characters; empty means none.

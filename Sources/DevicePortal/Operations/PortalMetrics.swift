@@ -56,6 +56,7 @@ final class PortalMetrics: Sendable {
     enum Limit: String, CaseIterable {
         case wrongUserCode = "wrong_user_code"
         case signIn = "sign_in"
+        case deviceCode = "device_code"
     }
 
     func deviceFlow(_ step: DeviceFlowStep, count: Int = 1) {

@@ -25,6 +25,11 @@ struct RateLimiter {
     static let wrongUserCodeRules = [Rule(limit: 5, window: 60), Rule(limit: 20, window: 3_600)]
     /// Failed sign-ins per account: 5 a minute and 20 an hour.
     static let signInPerAccountRules = [Rule(limit: 5, window: 60), Rule(limit: 20, window: 3_600)]
+    /// Device codes per IP: `perMinute` a minute and ten times that an hour, so nobody can fill
+    /// the database with codes; an office behind one address signs in rarely (tokens last 90 days).
+    static func deviceCodeRules(perMinute: Int) -> [Rule] {
+        [Rule(limit: perMinute, window: 60), Rule(limit: perMinute * 10, window: 3_600)]
+    }
     /// Failed sign-ins per IP, looser because many people can share one address.
     static let signInPerIPRules = [Rule(limit: 20, window: 60), Rule(limit: 100, window: 3_600)]
 
