@@ -26,23 +26,8 @@ if [[ ! -x /usr/bin/chromedriver ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y chromium chromium-driver
 fi
 
-# Python tools in a private venv, installed once.
-VENV="$ROOT/.venv-interop"
-PY="$VENV/bin/python"
-if [[ ! -x "$PY" ]]; then
-    python3 -m venv "$VENV"
-fi
-if ! "$PY" - <<'PYCHECK' 2>/dev/null
-from importlib.metadata import version
-assert version("authlib") == "1.9.10"
-assert version("oauthlib") == "3.3.1"
-assert version("selenium") == "4.51.0"
-assert version("pyjwt") == "2.15.1"
-import requests, pytest  # noqa: F401
-PYCHECK
-then
-    "$PY" -m pip install --quiet authlib==1.9.10 oauthlib==3.3.1 requests selenium==4.51.0 "pyjwt[crypto]==2.15.1" pytest
-fi
+# Python tools in a private venv, installed once (Authlib, oauthlib, Selenium, PyJWT, Schemathesis...).
+source "$ROOT/scripts/python-venv.sh"
 
 # Screenshots for a human to look at, outside the repository.
 export INTEROP_ARTIFACTS="${INTEROP_ARTIFACTS:-$(mktemp -d "${TMPDIR:-/tmp}/portal-interop-shots.XXXXXX")}"
