@@ -43,7 +43,7 @@ struct HousekeepingTests {
             #expect(try await DeviceAuthorization.query(on: app.db).count() == 2)
             #expect(try await APIToken.query(on: app.db).count() == 2)
             #expect(try await WebSession.query(on: app.db).count() == 0)
-            #expect(try await RateLimitEvent.query(on: app.db).count() == 1)
+            #expect(try await RateLimitEvent.query(on: app.db).filter(\.$bucket == "b").count() == 1)
             #expect(try await Housekeeping.purge(at: now, on: app.db) == Housekeeping.Purged())
         }
     }

@@ -34,6 +34,8 @@ BIG = "x" * 20_000  # over the 16 KiB every body is limited to
 UNPROVOKABLE = {
     ("get", "/readyz", "503"): "needs the database to fail",
     ("post", "/auth/device/code", "503"): "needs five user-code collisions in a row",
+    ("post", "/auth/device/code", "429"): "the shared interop portal allows 1000 codes a minute; "
+                                          "DeviceCodeEndpointTests.perIPLimit provokes it",
     ("put", "/api/orgs/{slug}/members/{userId}", "409"): "the last-owner refusal needs two owners demoting "
                                                          "each other at once (the Swift tests race it)",
     ("delete", "/api/orgs/{slug}/members/{userId}", "409"): "as above, with removals",

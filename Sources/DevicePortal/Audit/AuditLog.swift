@@ -71,6 +71,12 @@ enum AuditLog {
         }
         if let kind = query.kind { select = select.where("kind", .equal, kind.rawValue) }
         if let before = query.before {
+            // A cursor names an event of this organization; anything else was not given by this API.
+            let known = try await AuditEvent.query(on: db).filter(\.$id == before.id)
+                .filter(\.$organizationID == organizationID).count()
+            guard known == 1 else {
+                throw AdminError(status: .badRequest, reason: "before is not a cursor this API gave.")
+            }
             let time: SQLQueryString = "(SELECT occurred_at FROM audit_events WHERE id = \(bind: before.id))"
             select = select.where(
                 "(occurred_at < \(time) OR (occurred_at = \(time) AND id < \(bind: before.id)))" as SQLQueryString)

@@ -58,9 +58,7 @@ struct Administrator: Sendable {
     }
 
     func require(_ permission: Permission) throws {
-        guard permissions.contains(permission) else {
-            throw AdminError.forbidden("Your role here lacks the permission \(permission.rawValue).")
-        }
+        guard permissions.contains(permission) else { throw AdminError.lacking(permission) }
     }
 
     func requireOwner(_ action: String) throws {

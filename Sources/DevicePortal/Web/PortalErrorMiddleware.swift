@@ -23,6 +23,9 @@ struct PortalErrorMiddleware: AsyncMiddleware {
 
     private func response(for error: any Error, to request: Request) async -> Response {
         if let error = error as? JSONError { return error.response() }
+        if let permission = (error as? AdminError)?.lackingPermission, Self.answersJSON(request.url.path) {
+            return JSONError.insufficientScope(permission).response()
+        }
         let page = error as? PageError ?? Self.pageError(for: error, logger: request.logger)
         if Self.answersJSON(request.url.path) {
             return JSONError(
@@ -57,7 +60,9 @@ struct PortalErrorMiddleware: AsyncMiddleware {
     private static func pageError(for error: any Error, logger: Logger) -> PageError {
         switch error {
         case let abort as any AbortError where abort.status.code < 500:
-            let message = abort.status == .notFound ? "There is no page at this address." : abort.reason
+            // The router's own 404 says nothing useful; a rule's 404 says what was not found.
+            let message =
+                abort.status == .notFound && !(abort is AdminError) ? "There is no page at this address." : abort.reason
             return PageError(
                 status: abort.status, title: abort.status.reasonPhrase, message: message, headers: abort.headers)
         case is DecodingError:
