@@ -128,7 +128,7 @@ struct LoginTests {
         }
     }
 
-    @Test("pages carry the security headers and no inline script or style")
+    @Test("every answer carries the security headers (HSTS over https only); pages have no inline script or style")
     func securityHeaders() async throws {
         try await withPortal { app in
             let response = try await Browser(app: app).get("/login")
@@ -142,6 +142,17 @@ struct LoginTests {
             #expect(!response.text.contains("style="))
             let css = try await app.testing().sendRequest(.GET, "/css/portal.css")
             #expect(css.status == .ok)
+            // The same headers on JSON answers, errors and static files; no HSTS over plain http.
+            for answer in [response, css, try await app.testing().sendRequest(.GET, "/me")] {
+                #expect(answer.headers.first(name: "X-Content-Type-Options") == "nosniff")
+                #expect(answer.headers.first(name: "Content-Security-Policy") == csp)
+                #expect(answer.headers.first(name: "Referrer-Policy") == "no-referrer")
+                #expect(answer.headers.first(name: "Strict-Transport-Security") == nil)
+            }
+        }
+        try await withPortal({ $0.publicBaseURL = "https://portal.example.com" }) { app in
+            let response = try await app.testing().sendRequest(.GET, "/healthz")
+            #expect(response.headers.first(name: "Strict-Transport-Security") == "max-age=31536000")
         }
     }
 
