@@ -26,7 +26,9 @@ struct PortalErrorMiddleware: AsyncMiddleware {
         if let permission = (error as? AdminError)?.lackingPermission, Self.answersJSON(request.url.path) {
             return JSONError.insufficientScope(permission).response()
         }
-        let page = error as? PageError ?? Self.pageError(for: error, logger: request.logger)
+        let page =
+            error as? PageError ?? Self.methodNotAllowed(error, request)
+            ?? Self.pageError(for: error, logger: request.logger)
         if Self.answersJSON(request.url.path) {
             return JSONError(
                 status: page.status, error: Self.errorCode(for: page.status), description: page.message,
@@ -46,6 +48,7 @@ struct PortalErrorMiddleware: AsyncMiddleware {
     static func errorCode(for status: HTTPStatus) -> String {
         switch status {
         case .forbidden: "forbidden"
+        case .methodNotAllowed: "method_not_allowed"
         case .notFound: "not_found"
         case .conflict: "conflict"
         case .payloadTooLarge: "too_large"
@@ -55,6 +58,17 @@ struct PortalErrorMiddleware: AsyncMiddleware {
         case _ where status.code >= 500: "server_error"
         default: "invalid_request"
         }
+    }
+
+    /// The router's 404 for a path that other methods answer.
+    private static func methodNotAllowed(_ error: any Error, _ request: Request) -> PageError? {
+        guard request.route == nil, (error as? any AbortError)?.status == .notFound else { return nil }
+        let allowed = MethodNotAllowed.allowedMethods(for: request)
+        guard !allowed.isEmpty else { return nil }
+        return PageError(
+            status: .methodNotAllowed, title: "Method not allowed",
+            message: "This address answers \(allowed.joined(separator: ", ")), not \(request.method.rawValue).",
+            headers: ["Allow": allowed.joined(separator: ", ")])
     }
 
     private static func pageError(for error: any Error, logger: Logger) -> PageError {
