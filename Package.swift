@@ -33,8 +33,14 @@ let package = Package(
                 .product(name: "Leaf", package: "leaf"),
                 .product(name: "JWT", package: "jwt"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                "CMagic",
             ],
             swiftSettings: swiftSettings
+        ),
+        // libmagic (file(1)'s library), which recognises uploaded logos from their bytes.
+        .systemLibrary(
+            name: "CMagic",
+            providers: [.apt(["libmagic-dev"]), .brew(["libmagic"])]
         ),
         .target(
             name: "DevicePortalClient",
