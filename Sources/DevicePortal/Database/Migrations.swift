@@ -14,4 +14,5 @@ let portalMigrations: [any Migration] = [
     CreateRateLimitEvents(),
     CreateSigningKeys(),
     CreateAuditEvents(),
+    CreateOrganizationLogos(),
 ]
