@@ -15,10 +15,8 @@ enum LogoRules {
     /// CSRF field, so a file a little too large reaches the handler and gets a page saying so.
     static let bodyLimit: ByteCount = "640kb"
 
-    /// Sniffed MIME type → the name people know.
-    static let acceptedTypes = [
-        "image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WebP",
-    ]
+    /// The MIME types, as libmagic names them, of the images a logo may be.
+    static let acceptedTypes: Set = ["image/png", "image/jpeg", "image/gif", "image/webp"]
 
     struct Refusal: AbortError {
         let status: HTTPResponseStatus
@@ -49,7 +47,7 @@ enum LogoRules {
         guard !data.isEmpty else { throw Refusal.empty }
         guard data.count <= maxBytes else { throw Refusal.tooLarge(data.count) }
         let sniffed = try await sniff(data)
-        guard acceptedTypes[sniffed] != nil else { throw Refusal.unsupported(sniffed) }
+        guard acceptedTypes.contains(sniffed) else { throw Refusal.unsupported(sniffed) }
         return sniffed
     }
 
