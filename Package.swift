@@ -37,8 +37,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                "CMagic",
             ],
             swiftSettings: swiftSettings
+        ),
+        // libmagic (file(1)'s library), which recognises uploaded logos from their bytes.
+        .systemLibrary(
+            name: "CMagic",
+            providers: [.apt(["libmagic-dev"]), .brew(["libmagic"])]
         ),
         .target(
             name: "DevicePortalClient",

@@ -66,4 +66,6 @@ func routes(_ app: Application) throws {
     organizationPages.get("settings", use: OrganizationPagesController.settings)
     organizationPages.post("settings", use: OrganizationPagesController.updateSettings)
     organizationPages.get("audit", use: AuditPageController.show)
+    organizationPages.get("logo", use: LogoController.show)
+    organizationPages.post("logo", maxBody: LogoRules.bodyLimit, use: LogoController.upload)
 }

@@ -20,6 +20,7 @@ final class AuditEvent: Model, @unchecked Sendable {
         case roleUpdated = "role.updated"
         case roleDeleted = "role.deleted"
         case settingsChanged = "org.settings_changed"
+        case logoChanged = "org.logo_changed"
         case signInSucceeded = "signin.succeeded"
         case signInFailed = "signin.failed"
         case signInThrottled = "signin.throttled"

@@ -15,4 +15,5 @@ let portalMigrations: [any Migration] = [
     CreateSigningKeys(),
     CreateAuditEvents(),
     AddDeviceAuthorizationExpiryCounted(),
+    CreateOrganizationLogos(),
 ]

@@ -46,9 +46,13 @@ enum OrganizationPagesController {
     struct SettingsPage: Encodable {
         let slug: String
         let name: String
+        /// The policy is the owners'; admins see only the logo.
+        let isOwner: Bool
         let deviceSignIn: Bool
         let tokenTTL: String
         let serverTokenTTL: Int
+        /// The current logo's SHA-256, if there is one (it versions the image's URL).
+        let logo: String?
         let csrfToken: String
     }
 
@@ -160,15 +164,19 @@ enum OrganizationPagesController {
 
     // MARK: settings
 
+    /// The logo (admins) and the policy (owners only).
     @Sendable static func settings(req: Request) async throws -> Response {
         let (admin, organization) = try await Administrator.web(req, slug: try slug(req))
-        try admin.requireOwner("see the organization's policy")
+        try admin.requireAdmin("see the organization's settings")
         return try await req.renderPage(
-            "organizations/settings", title: "Policy of \(organization.name)",
+            "organizations/settings", title: "Settings of \(organization.name)",
             SettingsPage(
-                slug: organization.slug, name: organization.name, deviceSignIn: organization.deviceSignIn,
-                tokenTTL: organization.tokenTTL.map(String.init) ?? "",
-                serverTokenTTL: req.application.config.tokenTTL, csrfToken: try req.requireSignedIn().csrfToken))
+                slug: organization.slug, name: organization.name, isOwner: admin.isOwner,
+                deviceSignIn: admin.isOwner && organization.deviceSignIn,
+                tokenTTL: admin.isOwner ? organization.tokenTTL.map(String.init) ?? "" : "",
+                serverTokenTTL: req.application.config.tokenTTL,
+                logo: try await OrganizationLogo.storedSHA256(of: admin.organizationID, on: req.db),
+                csrfToken: try req.requireSignedIn().csrfToken))
     }
 
     @Sendable static func updateSettings(req: Request) async throws -> Response {

@@ -6,32 +6,36 @@ import Vapor
 struct CSRFMiddleware: AsyncMiddleware {
     static let cookieName = "portal_csrf"
 
-    /// The largest form this middleware reads to find the token; `nil`: the routes' default (16 KiB).
-    var maxBodySize: ByteCount? = nil
-
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        if request.method != .GET, request.method != .HEAD {
-            // A body that arrives in several reads is still a stream here, before the route
-            // collects it: collect it now (413 past the limit), or the token would seem missing.
-            if !request.headers.contains(name: "X-CSRF-Token"), request.body.data == nil {
-                let limit = (maxBodySize ?? request.application.routes.defaultMaxBodySize).value
-                _ = try await request.body.collect(max: limit).get()
-            }
-            guard Self.isValid(request) else {
-                throw PageError.forbidden(
-                    "This form has expired or did not come from this portal. Go back, reload the page and try again.")
-            }
+        if request.method != .GET, request.method != .HEAD, !(try await Self.isValid(request)) {
+            throw PageError.forbidden(
+                "This form has expired or did not come from this portal. Go back, reload the page and try again.")
         }
         return try await next.respond(to: request)
     }
 
-    private static func isValid(_ request: Request) -> Bool {
+    private static func isValid(_ request: Request) async throws -> Bool {
         let expected = request.signedIn?.csrfToken ?? request.cookies[cookieName]?.string
-        let provided =
-            request.headers.first(name: "X-CSRF-Token") ?? (try? request.content.get(String.self, at: "csrf_token"))
+        var provided = request.headers.first(name: "X-CSRF-Token")
+        if provided == nil {
+            try await collectBody(request)
+            provided = try? request.content.get(String.self, at: "csrf_token")
+        }
         guard let expected, let provided, !expected.isEmpty else { return false }
         return OpaqueSecret.constantTimeEquals(expected, provided)
     }
+
+    /// A body larger than one network read arrives as a stream, which `content` cannot read
+    /// (an upload always does). This runs before the route collects the body, so it collects
+    /// it here, to the same limit the route would: its `maxBody`, else the default.
+    private static func collectBody(_ request: Request) async throws {
+        guard request.body.data == nil else { return }
+        let limit =
+            request.route?.userInfo[bodyLimitKey] as? Int ?? request.application.routes.defaultMaxBodySize.value
+        _ = try await request.eventLoop.flatSubmit { request.body.collect(max: limit) }.get()
+    }
+
+    static let bodyLimitKey: AnySendableHashable = "csrf.bodyLimit"
 
     /// The token for a form shown to someone not signed in, and the cookie that must match it.
     static func anonymousToken(for request: Request) -> (token: String, cookie: HTTPCookies.Value) {
@@ -42,6 +46,20 @@ struct CSRFMiddleware: AsyncMiddleware {
             string: token, maxAge: 3600, path: "/", isSecure: request.application.servesHTTPS, isHTTPOnly: true,
             sameSite: .strict)
         return (token, cookie)
+    }
+}
+
+extension RoutesBuilder {
+    /// A form POST whose body may exceed the default limit (an upload): the route collects up
+    /// to `maxBody`, and so does `CSRFMiddleware`, which reads the form before the route does.
+    @discardableResult
+    func post(
+        _ path: PathComponent..., maxBody: ByteCount,
+        use closure: @escaping @Sendable (Request) async throws -> Response
+    ) -> Route {
+        let route = on(.POST, path, body: .collect(maxSize: maxBody), use: closure)
+        route.userInfo[CSRFMiddleware.bodyLimitKey] = maxBody.value
+        return route
     }
 }
 

@@ -26,11 +26,14 @@ struct SecurityHeadersMiddleware: AsyncMiddleware {
 }
 
 /// `Cache-Control: no-store` on every dynamic response: they carry credentials,
-/// personal data or CSRF tokens.
+/// personal data or CSRF tokens. A handler that names its own caching keeps it: only an
+/// org's logo does (`private, no-cache` with an ETag, as the picker shows it on every page).
 struct NoStoreMiddleware: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         let response = try await next.respond(to: request)
-        response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+        if !response.headers.contains(name: .cacheControl) {
+            response.headers.add(name: .cacheControl, value: "no-store")
+        }
         return response
     }
 }

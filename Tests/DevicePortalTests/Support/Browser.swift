@@ -28,6 +28,17 @@ final class Browser {
         return try await send(.POST, path, body: formBody(fields))
     }
 
+    /// Posts a form with files (`multipart/form-data`), adding the CSRF token of the last page
+    /// unless the fields name one.
+    @discardableResult
+    func post(_ path: String, _ form: MultipartForm) async throws -> TestingHTTPResponse {
+        var form = form
+        if !form.fields.contains(where: { $0.0 == "csrf_token" }), let csrfToken {
+            form.fields.append(("csrf_token", csrfToken))
+        }
+        return try await send(.POST, path, body: form.body, contentType: MultipartForm.contentType)
+    }
+
     /// A POST from the page's script: no form, the CSRF token in `X-CSRF-Token`.
     @discardableResult
     func postFromScript(_ path: String, csrfToken: String? = nil) async throws -> TestingHTTPResponse {
@@ -35,9 +46,10 @@ final class Browser {
     }
 
     private func send(
-        _ method: HTTPMethod, _ path: String, body: ByteBuffer?, extraHeaders: HTTPHeaders = [:]
+        _ method: HTTPMethod, _ path: String, body: ByteBuffer?, extraHeaders: HTTPHeaders = [:],
+        contentType: String = "application/x-www-form-urlencoded"
     ) async throws -> TestingHTTPResponse {
-        var headers = body == nil ? HTTPHeaders() : formHeaders
+        var headers = body == nil ? HTTPHeaders() : ["Content-Type": contentType]
         headers.add(contentsOf: extraHeaders)
         if !cookies.isEmpty {
             headers.add(name: .cookie, value: cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))
