@@ -73,8 +73,16 @@ struct MetricsTests {
             let network = try app.testing(method: .running(hostname: "127.0.0.1", port: 0))
             #expect(try await network.sendRequest(.GET, "/metrics").status == .ok)
             // A proxy on the same host relays outsiders from 127.0.0.1: not a direct peer.
-            let relayed = try await network.sendRequest(.GET, "/metrics", headers: ["X-Forwarded-For": "203.0.113.9"])
-            #expect(relayed.status == .forbidden)
+            for header in ["X-Forwarded-For", "Forwarded", "X-Real-IP"] {
+                let relayed = try await network.sendRequest(.GET, "/metrics", headers: [header: "203.0.113.9"])
+                #expect(relayed.status == .forbidden, "\(header)")
+            }
+        }
+        // A proxy on this host that adds no header: its address is a trusted proxy's, not a direct peer.
+        let loopback = try #require(IPRange("127.0.0.1"))
+        try await withPortal({ $0.trustedProxies = [loopback] }) { app in
+            let network = try app.testing(method: .running(hostname: "127.0.0.1", port: 0))
+            #expect(try await network.sendRequest(.GET, "/metrics").status == .forbidden)
         }
     }
 

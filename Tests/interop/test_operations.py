@@ -138,4 +138,4 @@ def test_sigterm_finishes_the_request_in_flight_and_accepts_no_new_ones(json_por
     assert head.startswith(b"HTTP/1.1 200"), answer[:500]
     assert json.loads(payload)["device_code"]
     assert server.process.wait(timeout=15) == 0
-    assert "requests finished; closing the database" in server.log_path.read_text()
+    assert "HTTP server stopped; closing the database" in server.log_path.read_text()

@@ -23,7 +23,7 @@ enum AuditPageController {
     }
 
     @Sendable static func show(req: Request) async throws -> Response {
-        let (admin, organization) = try await Administrator.web(req, slug: req.parameters.get("slug") ?? "")
+        let (admin, organization) = try await Administrator.web(req)
         try admin.require(.auditRead)
         let query = try AuditLog.Query(from: req)
         let page = try await AuditLog.page(of: admin.organizationID, query, on: req.db)

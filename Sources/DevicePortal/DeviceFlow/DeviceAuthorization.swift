@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import SQLKit
 
 /// One run of the device flow, from the app's request to the token exchange.
 /// States: pending → approved → consumed, or pending → denied; past `expires_at`, any
@@ -95,6 +96,9 @@ struct AddDeviceAuthorizationExpiryCounted: AsyncMigration {
         try await database.schema(DeviceAuthorization.schema)
             .field("expiry_counted", .bool, .required, .sql(.default(false)))
             .update()
+        // Codes that expired before this version are not counted late, all at once.
+        try await database.sql.update(DeviceAuthorization.schema).set("expiry_counted", to: true)
+            .where("expires_at", .lessThanOrEqual, Date()).run()
     }
 
     func revert(on database: any Database) async throws {

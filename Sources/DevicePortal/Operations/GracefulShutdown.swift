@@ -8,7 +8,7 @@ import Vapor
 struct GracefulShutdown: LifecycleHandler {
     func shutdownAsync(_ application: Application) async {
         application.logger.info("shutting down: finishing requests in flight, accepting no new ones")
-        await application.server.shutdown()
-        application.logger.info("requests finished; closing the database")
+        await application.server.shutdown()  // logs an error itself if requests outlast the timeout
+        application.logger.info("HTTP server stopped; closing the database")
     }
 }

@@ -87,8 +87,12 @@ enum Housekeeping {
             application.storage[TaskKey.self] = task
         }
 
+        /// Waits for a round in progress, which still needs the database.
         func shutdownAsync(_ application: Application) async {
-            application.storage[TaskKey.self]?.cancel()
+            guard let task = application.storage[TaskKey.self] else { return }
+            let stopped = application.eventLoopGroup.any().makePromise(of: Void.self)
+            task.cancel(promise: stopped)
+            try? await stopped.futureResult.get()
         }
 
         private struct TaskKey: StorageKey {

@@ -6,7 +6,8 @@ import Vapor
 
 /// `GET /metrics` in the Prometheus text format. With `METRICS_TOKEN` set it needs that
 /// bearer token; without, it answers only a peer on the loopback interface that no proxy
-/// relayed (a proxy on the same host would otherwise make every outsider look local).
+/// relayed: not a trusted proxy, and no forwarding header (a proxy on the same host would
+/// otherwise make every outsider look local).
 enum MetricsController {
     @Sendable static func scrape(req: Request) async throws -> Response {
         try authorize(req)
@@ -27,13 +28,19 @@ enum MetricsController {
             }
             return
         }
-        let relayed = req.headers.contains(name: .xForwardedFor) || req.headers.contains(name: .forwarded)
-        guard let peer = req.remoteAddress?.ipAddress, isLoopback(peer), !relayed else {
+        let relayed = Self.forwardingHeaders.contains { req.headers.contains(name: $0) }
+        guard let peer = req.remoteAddress?.ipAddress, isLoopback(peer), !relayed,
+            !req.application.config.trustedProxies.contains(where: { $0.contains(peer) })
+        else {
             throw JSONError(
                 status: .forbidden, error: "forbidden",
                 description: "/metrics answers only loopback peers unless METRICS_TOKEN is set.")
         }
     }
+
+    static let forwardingHeaders: [HTTPHeaders.Name] = [
+        .xForwardedFor, .forwarded, "X-Real-IP", "X-Forwarded-Proto", "X-Forwarded-Host",
+    ]
 
     static func isLoopback(_ address: String) -> Bool {
         address == "::1" || address.hasPrefix("127.") || address.hasPrefix("::ffff:127.")

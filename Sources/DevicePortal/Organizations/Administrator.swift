@@ -31,9 +31,10 @@ struct Administrator: Sendable {
             audit: .user(principal.user.id, email: principal.user.email, from: req), metrics: req.metrics)
     }
 
-    /// The signed-in person on an organization's pages, if they are a member of it.
-    static func web(_ req: Request, slug: String) async throws -> (Administrator, Organization) {
+    /// The signed-in person on the pages of the organization `{slug}`, if they are a member of it.
+    static func web(_ req: Request) async throws -> (Administrator, Organization) {
         let signedIn = try req.requireSignedIn()
+        let slug = req.parameters.get("slug") ?? ""
         guard let organization = try await Organization.find(slug: slug, on: req.db),
             let membership = try await Membership.find(
                 userID: signedIn.userID, organizationID: try organization.requireID(), on: req.db)

@@ -78,7 +78,7 @@ enum OrganizationPagesController {
     // MARK: members
 
     @Sendable static func members(req: Request) async throws -> Response {
-        let (admin, organization) = try await Administrator.web(req, slug: try slug(req))
+        let (admin, organization) = try await Administrator.web(req)
         try admin.require(.membersRead)
         let members = try await MemberAdministration.members(of: admin.organizationID, on: req.db)
         let roles = try await RoleAdministration.roles(of: admin.organizationID, on: req.db)
@@ -97,7 +97,7 @@ enum OrganizationPagesController {
     }
 
     @Sendable static func setRole(req: Request) async throws -> Response {
-        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        let (admin, _) = try await Administrator.web(req)
         try admin.require(.membersManage)
         let name = try req.content.decode(RoleForm.self).role ?? ""
         guard let role = try await Role.find(named: name, in: admin.organizationID, on: req.db) else {
@@ -108,13 +108,13 @@ enum OrganizationPagesController {
     }
 
     @Sendable static func removeMember(req: Request) async throws -> Response {
-        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        let (admin, _) = try await Administrator.web(req)
         _ = try await MemberAdministration.remove(try req.memberID(), by: admin, on: req.db)
         return backTo("members", req)
     }
 
     @Sendable static func revokeMemberTokens(req: Request) async throws -> Response {
-        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        let (admin, _) = try await Administrator.web(req)
         _ = try await MemberAdministration.revokeTokens(of: try req.memberID(), by: admin, on: req.db)
         return backTo("members", req)
     }
@@ -122,7 +122,7 @@ enum OrganizationPagesController {
     // MARK: roles
 
     @Sendable static func roles(req: Request) async throws -> Response {
-        let (admin, organization) = try await Administrator.web(req, slug: try slug(req))
+        let (admin, organization) = try await Administrator.web(req)
         try admin.require(.rolesManage)
         let roles = try await RoleAdministration.roles(of: admin.organizationID, on: req.db)
         return try await req.renderPage(
@@ -140,7 +140,7 @@ enum OrganizationPagesController {
     }
 
     @Sendable static func createRole(req: Request) async throws -> Response {
-        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        let (admin, _) = try await Administrator.web(req)
         let form = try req.content.decode(RoleEditForm.self)
         _ = try await RoleAdministration.create(
             named: form.name ?? "", permissions: form.permissions ?? [], by: admin, on: req.db)
@@ -148,7 +148,7 @@ enum OrganizationPagesController {
     }
 
     @Sendable static func updateRole(req: Request) async throws -> Response {
-        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        let (admin, _) = try await Administrator.web(req)
         let form = try req.content.decode(RoleEditForm.self)
         _ = try await RoleAdministration.update(
             named: req.parameters.get("name") ?? "", newName: form.name, permissions: form.permissions ?? [], by: admin,
@@ -157,7 +157,7 @@ enum OrganizationPagesController {
     }
 
     @Sendable static func deleteRole(req: Request) async throws -> Response {
-        let (admin, _) = try await Administrator.web(req, slug: try slug(req))
+        let (admin, _) = try await Administrator.web(req)
         try await RoleAdministration.delete(named: req.parameters.get("name") ?? "", by: admin, on: req.db)
         return backTo("roles", req)
     }
@@ -166,7 +166,7 @@ enum OrganizationPagesController {
 
     /// The logo (admins) and the policy (owners only).
     @Sendable static func settings(req: Request) async throws -> Response {
-        let (admin, organization) = try await Administrator.web(req, slug: try slug(req))
+        let (admin, organization) = try await Administrator.web(req)
         try admin.requireAdmin("see the organization's settings")
         return try await req.renderPage(
             "organizations/settings", title: "Settings of \(organization.name)",
@@ -180,7 +180,7 @@ enum OrganizationPagesController {
     }
 
     @Sendable static func updateSettings(req: Request) async throws -> Response {
-        let (admin, organization) = try await Administrator.web(req, slug: try slug(req))
+        let (admin, organization) = try await Administrator.web(req)
         let form = try req.content.decode(SettingsForm.self)
         let ttlText = form.tokenTTL?.trimmingCharacters(in: .whitespaces) ?? ""
         guard ttlText.isEmpty || Int(ttlText) != nil else {
@@ -193,11 +193,6 @@ enum OrganizationPagesController {
     }
 
     // MARK: helpers
-
-    private static func slug(_ req: Request) throws -> String {
-        guard let slug = req.parameters.get("slug") else { throw Abort(.notFound) }
-        return slug
-    }
 
     private static func backTo(_ page: String, _ req: Request) -> Response {
         req.redirect(to: "/orgs/\(req.parameters.get("slug") ?? "")/\(page)", redirectType: .normal)

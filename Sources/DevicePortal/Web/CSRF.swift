@@ -15,23 +15,26 @@ struct CSRFMiddleware: AsyncMiddleware {
     }
 
     private static func isValid(_ request: Request) async throws -> Bool {
-        let expected = request.signedIn?.csrfToken ?? request.cookies[cookieName]?.string
+        // Without a token to compare with, nothing is read: no body is buffered for nobody.
+        guard let expected = request.signedIn?.csrfToken ?? request.cookies[cookieName]?.string, !expected.isEmpty
+        else { return false }
         var provided = request.headers.first(name: "X-CSRF-Token")
         if provided == nil {
             try await collectBody(request)
             provided = try? request.content.get(String.self, at: "csrf_token")
         }
-        guard let expected, let provided, !expected.isEmpty else { return false }
+        guard let provided else { return false }
         return OpaqueSecret.constantTimeEquals(expected, provided)
     }
 
     /// A body larger than one network read arrives as a stream, which `content` cannot read
     /// (an upload always does). This runs before the route collects the body, so it collects
-    /// it here, to the same limit the route would: its `maxBody`, else the default.
+    /// it here, to the same limit the route would: its `maxBody` for a signed-in person (the
+    /// only one who can use it), else the default.
     private static func collectBody(_ request: Request) async throws {
         guard request.body.data == nil else { return }
-        let limit =
-            request.route?.userInfo[bodyLimitKey] as? Int ?? request.application.routes.defaultMaxBodySize.value
+        let routeLimit = request.signedIn == nil ? nil : request.route?.userInfo[bodyLimitKey] as? Int
+        let limit = routeLimit ?? request.application.routes.defaultMaxBodySize.value
         _ = try await request.eventLoop.flatSubmit { request.body.collect(max: limit) }.get()
     }
 
