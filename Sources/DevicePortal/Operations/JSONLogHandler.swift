@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 
 /// One JSON object per line on standard output (`LOG_FORMAT=json`), for log collectors:
 /// `time`, `level`, `label`, `message`, then the metadata's keys (`request-id` on every line
@@ -35,5 +36,9 @@ public struct JSONLogHandler: LogHandler {
         write(line)
     }
 
-    public static let standardOutput: @Sendable (Data) -> Void = { FileHandle.standardOutput.write($0) }
+    /// One line at a time: a long line written by two threads at once must not interleave.
+    public static let standardOutput: @Sendable (Data) -> Void = { line in
+        outputLock.withLock { FileHandle.standardOutput.write(line) }
+    }
+    private static let outputLock = NIOLock()
 }
