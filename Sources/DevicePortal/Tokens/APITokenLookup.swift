@@ -22,8 +22,10 @@ enum APITokenLookup {
     static let lastUsedResolution: TimeInterval = 60
 
     /// The token's principal; with `recordUse`, the use (time and the caller's IP) is kept too.
+    /// `ip` is worked out only when the use is written, about once a minute.
     static func principal(
-        token: String, at now: Date, recordUse: Bool = true, ip: String? = nil, on db: any Database
+        token: String, at now: Date, recordUse: Bool = true, ip: @autoclosure () -> String? = nil,
+        on db: any Database
     ) async throws -> Principal {
         let row = try await db.sql.raw(
             """
@@ -46,7 +48,7 @@ enum APITokenLookup {
         }
         let lastUsed = try row.decode(column: "last_used_at", as: Date?.self)
         if recordUse, lastUsed.map({ now.timeIntervalSince($0) >= lastUsedResolution }) ?? true {
-            try await markUsed(tokenID: tokenID, at: now, ip: ip, on: db)
+            try await markUsed(tokenID: tokenID, at: now, ip: ip(), on: db)
         }
         return principal
     }
