@@ -1,4 +1,5 @@
 import Fluent
+import FluentSQLiteDriver
 import Foundation
 import SQLKit
 
@@ -18,6 +19,20 @@ enum APITokenLookup {
         }
     }
 
+    /// The one statement: the token by its hash (unique index), its user and organization, and
+    /// the *current* membership and role (left joins: none means no longer a member). The hash
+    /// is bound last, after this text.
+    private static let statementBeforeHash = """
+        SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \(Principal.columns) \
+        FROM api_tokens t \
+        JOIN users u ON u.id = t.user_id \
+        JOIN organizations o ON o.id = t.organization_id \
+        LEFT JOIN memberships m ON m.user_id = t.user_id AND m.organization_id = t.organization_id \
+        LEFT JOIN roles r ON r.id = m.role_id \
+        WHERE t.token_hash =
+        """
+    private static let sqliteStatement = statementBeforeHash + " ?1"
+
     /// `last_used_at` is written at most this often per token, not on every request.
     static let lastUsedResolution: TimeInterval = 60
 
@@ -27,17 +42,14 @@ enum APITokenLookup {
         token: String, at now: Date, recordUse: Bool = true, ip: @autoclosure () -> String? = nil,
         on db: any Database
     ) async throws -> Principal {
-        let row = try await db.sql.raw(
-            """
-            SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \(unsafeRaw: Principal.columns)
-            FROM api_tokens t
-            JOIN users u ON u.id = t.user_id
-            JOIN organizations o ON o.id = t.organization_id
-            LEFT JOIN memberships m ON m.user_id = t.user_id AND m.organization_id = t.organization_id
-            LEFT JOIN roles r ON r.id = m.role_id
-            WHERE t.token_hash = \(bind: OpaqueSecret.hash(token))
-            """
-        ).first()
+        let hash = OpaqueSecret.hash(token)
+        let row: (any SQLRow)?
+        if let sqlite = db as? any SQLiteDatabase {
+            // The statement's text is made once; the row is read without Codable.
+            row = try await sqlite.query(sqliteStatement, [.text(hash)]).first.map(SQLiteRowReader.init)
+        } else {
+            row = try await db.sql.raw("\(unsafeRaw: statementBeforeHash)\(bind: hash)").first()
+        }
         guard let row else { throw Failure.unknown }
         guard try row.decode(column: "revoked_at", as: Date?.self) == nil else { throw Failure.revoked }
         let expiresAt = try row.decode(column: "expires_at", as: Date.self)
