@@ -81,10 +81,19 @@ struct DatabasePreparation: LifecycleHandler {
         do {
             try await application.prepareDatabase(command: application.commandName)
             try await application.tuneSQLite()
+            if case .sqliteFile(let path) = application.config.database {
+                application.sqliteWriter = try await SQLiteWriter.open(
+                    path: path, on: application.eventLoopGroup.any(), logger: application.logger)
+            }
         } catch let error as PendingMigrationsError {
             throw error
         } catch {
             throw DatabaseStartupError(database: application.config.database.redactedDescription, underlying: error)
         }
+    }
+
+    func shutdownAsync(_ application: Application) async {
+        await application.sqliteWriter?.close()
+        application.sqliteWriter = nil
     }
 }

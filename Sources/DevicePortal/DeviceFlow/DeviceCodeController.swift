@@ -5,15 +5,15 @@ import Vapor
 enum DeviceCodeController {
     static let maxDeviceNameLength = 100
 
-    struct Form: Decodable {
+    struct Form {
         let clientID: String?
         let scope: String?
         let deviceName: String?
 
-        enum CodingKeys: String, CodingKey {
-            case clientID = "client_id"
-            case scope
-            case deviceName = "device_name"
+        init(_ form: OAuthForm) throws {
+            clientID = try form["client_id"]
+            scope = try form["scope"]
+            deviceName = try form["device_name"]
         }
     }
 
@@ -36,7 +36,7 @@ enum DeviceCodeController {
     }
 
     @Sendable static func issue(req: Request) async throws -> CodeResponse {
-        let form = try req.oauthForm(Form.self)
+        let form = try Form(req.oauthForm())
         let clientID = try requiredParameter(form.clientID, "client_id")
         // Scopes are accepted and ignored: tokens carry none.
         if let scope = form.scope, scope.count > 1_000 {

@@ -19,13 +19,14 @@ struct DevicePoll {
     static let maxInterval = 60
 
     /// Records a poll of the code with this hash by the public client with this `client_id`;
-    /// `nil` when there is no such client, or no such unexchanged code of it.
-    static func record(deviceCodeHash: String, clientID: String, at now: Date, on db: any Database) async throws
-        -> DevicePoll?
-    {
+    /// `nil` when there is no such client, or no such unexchanged code of it. With `writer`
+    /// (a SQLite file), the update runs on the writer's connection, not one of `db`'s.
+    static func record(
+        deviceCodeHash: String, clientID: String, at now: Date, on db: any Database, writer: SQLiteWriter? = nil
+    ) async throws -> DevicePoll? {
         let early: SQLQueryString =
             "(last_polled_at IS NOT NULL AND \(SecondsAfter(timestamp: "last_polled_at", seconds: "poll_interval")) > \(bind: now))"
-        let row = try await db.sql.raw(
+        let row = try await (writer?.sql ?? db.sql).raw(
             """
             UPDATE device_authorizations SET
                 last_poll_was_early = \(early),

@@ -6,15 +6,15 @@ import Vapor
 enum DeviceTokenController {
     static let grantType = "urn:ietf:params:oauth:grant-type:device_code"
 
-    struct Form: Decodable {
+    struct Form {
         let grantType: String?
         let deviceCode: String?
         let clientID: String?
 
-        enum CodingKeys: String, CodingKey {
-            case grantType = "grant_type"
-            case deviceCode = "device_code"
-            case clientID = "client_id"
+        init(_ form: OAuthForm) throws {
+            grantType = try form["grant_type"]
+            deviceCode = try form["device_code"]
+            clientID = try form["client_id"]
         }
     }
 
@@ -36,7 +36,7 @@ enum DeviceTokenController {
     /// Decided in the contract's order: grant type, parameters, client, code, expiry,
     /// polling speed, then the code's state.
     @Sendable static func exchange(req: Request) async throws -> TokenResponse {
-        let form = try req.oauthForm(Form.self)
+        let form = try Form(req.oauthForm())
         let grantType = try requiredParameter(form.grantType, "grant_type")
         guard grantType == Self.grantType else {
             throw JSONError(
@@ -50,7 +50,8 @@ enum DeviceTokenController {
         // query only when the poll found nothing.
         guard
             let poll = try await DevicePoll.record(
-                deviceCodeHash: OpaqueSecret.hash(deviceCode), clientID: clientID, at: now, on: req.db)
+                deviceCodeHash: OpaqueSecret.hash(deviceCode), clientID: clientID, at: now, on: req.db,
+                writer: req.application.sqliteWriter)
         else {
             _ = try await OAuthClient.requirePublic(clientID, on: req.db)
             throw JSONError.invalidGrant("The device code is unknown, belongs to another client, or was already used.")

@@ -4,13 +4,13 @@ import Vapor
 /// `POST /auth/introspect` (RFC 7662): other services ask whether a credential is live and
 /// who it acts as. They authenticate as confidential clients with HTTP Basic.
 enum IntrospectionController {
-    struct Form: Decodable {
+    struct Form {
         let token: String?
         let tokenTypeHint: String?
 
-        enum CodingKeys: String, CodingKey {
-            case token
-            case tokenTypeHint = "token_type_hint"
+        init(_ form: OAuthForm) throws {
+            token = try form["token"]
+            tokenTypeHint = try form["token_type_hint"]
         }
     }
 
@@ -31,7 +31,7 @@ enum IntrospectionController {
 
     @Sendable static func introspect(req: Request) async throws -> Introspection {
         try await authenticateClient(req)
-        let form = try req.oauthForm(Form.self)
+        let form = try Form(req.oauthForm())
         let token = try requiredParameter(form.token, "token", maxLength: 4_096)
         // Anything that is not a live credential is simply inactive (RFC 7662 §2.2).
         guard let principal = try? await CredentialCheck.principal(for: token, request: req, asGuard: false) else {

@@ -46,12 +46,15 @@ struct JSONError: AbortError {
             headers: ["WWW-Authenticate": #"Bearer error="insufficient_scope", scope="\#(permission.rawValue)""#])
     }
 
+    /// Written by hand: a pending poll answers with this on every request.
     func response() -> Response {
         var headers = headers
-        headers.contentType = .json
         headers.replaceOrAdd(name: .cacheControl, value: "no-store")
-        let body = ["error": error, "error_description": description]
-        let data = (try? JSONEncoder().encode(body)) ?? Data()
-        return Response(status: status, headers: headers, body: .init(data: data))
+        var json = JSONWriter()
+        json.object { json in
+            json.field("error", error)
+            json.field("error_description", description)
+        }
+        return json.response(status: status, headers: headers)
     }
 }

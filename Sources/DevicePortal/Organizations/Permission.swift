@@ -10,8 +10,12 @@ public enum Permission: String, CaseIterable, Codable, Sendable, Comparable {
     case sqlRun = "sql:run"
     case slackPost = "slack:post"
 
+    /// `allCases` builds a new array on every call; /me sorts with this on every request.
+    private static let contractOrder = allCases
+    private static let byName = Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, $0) })
+
     public static func < (lhs: Permission, rhs: Permission) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        contractOrder.firstIndex(of: lhs)! < contractOrder.firstIndex(of: rhs)!
     }
 
     /// Permissions as stored in `roles.permissions`: comma-separated, in contract order.
@@ -21,7 +25,7 @@ public enum Permission: String, CaseIterable, Codable, Sendable, Comparable {
 
     /// Unknown names are dropped: the column only ever holds names this type wrote.
     static func decode(_ stored: String) -> Set<Permission> {
-        Set(stored.split(separator: ",").compactMap { Permission(rawValue: String($0)) })
+        Set(stored.split(separator: ",").compactMap { byName[String($0)] })
     }
 }
 

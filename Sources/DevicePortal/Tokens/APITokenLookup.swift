@@ -1,4 +1,5 @@
 import Fluent
+import FluentSQLiteDriver
 import Foundation
 import SQLKit
 
@@ -18,24 +19,37 @@ enum APITokenLookup {
         }
     }
 
+    /// The one statement: the token by its hash (unique index), its user and organization, and
+    /// the *current* membership and role (left joins: none means no longer a member). The hash
+    /// is bound last, after this text.
+    private static let statementBeforeHash = """
+        SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \(Principal.columns) \
+        FROM api_tokens t \
+        JOIN users u ON u.id = t.user_id \
+        JOIN organizations o ON o.id = t.organization_id \
+        LEFT JOIN memberships m ON m.user_id = t.user_id AND m.organization_id = t.organization_id \
+        LEFT JOIN roles r ON r.id = m.role_id \
+        WHERE t.token_hash =
+        """
+    private static let sqliteStatement = statementBeforeHash + " ?1"
+
     /// `last_used_at` is written at most this often per token, not on every request.
     static let lastUsedResolution: TimeInterval = 60
 
     /// The token's principal; with `recordUse`, the use (time and the caller's IP) is kept too.
+    /// `ip` is worked out only when the use is written, about once a minute.
     static func principal(
-        token: String, at now: Date, recordUse: Bool = true, ip: String? = nil, on db: any Database
+        token: String, at now: Date, recordUse: Bool = true, ip: @autoclosure () -> String? = nil,
+        on db: any Database
     ) async throws -> Principal {
-        let row = try await db.sql.raw(
-            """
-            SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \(unsafeRaw: Principal.columns)
-            FROM api_tokens t
-            JOIN users u ON u.id = t.user_id
-            JOIN organizations o ON o.id = t.organization_id
-            LEFT JOIN memberships m ON m.user_id = t.user_id AND m.organization_id = t.organization_id
-            LEFT JOIN roles r ON r.id = m.role_id
-            WHERE t.token_hash = \(bind: OpaqueSecret.hash(token))
-            """
-        ).first()
+        let hash = OpaqueSecret.hash(token)
+        let row: (any SQLRow)?
+        if let sqlite = db as? any SQLiteDatabase {
+            // The statement's text is made once; the row is read without Codable.
+            row = try await sqlite.query(sqliteStatement, [.text(hash)]).first.map(SQLiteRowReader.init)
+        } else {
+            row = try await db.sql.raw("\(unsafeRaw: statementBeforeHash)\(bind: hash)").first()
+        }
         guard let row else { throw Failure.unknown }
         guard try row.decode(column: "revoked_at", as: Date?.self) == nil else { throw Failure.revoked }
         let expiresAt = try row.decode(column: "expires_at", as: Date.self)
@@ -46,7 +60,7 @@ enum APITokenLookup {
         }
         let lastUsed = try row.decode(column: "last_used_at", as: Date?.self)
         if recordUse, lastUsed.map({ now.timeIntervalSince($0) >= lastUsedResolution }) ?? true {
-            try await markUsed(tokenID: tokenID, at: now, ip: ip, on: db)
+            try await markUsed(tokenID: tokenID, at: now, ip: ip(), on: db)
         }
         return principal
     }

@@ -2,6 +2,7 @@ import Vapor
 
 /// `GET /me`: who the credential acts as, right now.
 enum MeController {
+    /// The answer's shape; `show` writes it by hand (`Me.json`), in this order.
     struct Me: Content {
         struct Role: Content {
             let name: String
@@ -24,10 +25,40 @@ enum MeController {
         let organization: OrganizationDTO
         let role: Role
         let auth: Auth
+
+        /// The same JSON as `JSONEncoder` writes for this value (nil `token_id` left out).
+        var json: JSONWriter {
+            var json = JSONWriter()
+            json.object { json in
+                json.field("user") { json in
+                    json.field("id", user.id.uuidString)
+                    json.field("email", user.email)
+                    json.field("name", user.name)
+                }
+                json.field("organization") { json in
+                    json.field("id", organization.id.uuidString)
+                    json.field("slug", organization.slug)
+                    json.field("name", organization.name)
+                }
+                json.field("role") { json in
+                    json.field("name", role.name)
+                    json.field("permissions", role.permissions)
+                }
+                json.field("auth") { json in
+                    json.field("type", auth.type)
+                    if let tokenID = auth.tokenID { json.field("token_id", tokenID.uuidString) }
+                    json.field("expires_at", auth.expiresAt)
+                }
+            }
+            return json
+        }
     }
 
-    @Sendable static func show(req: Request) async throws -> Me {
-        let principal = try req.principal
+    @Sendable static func show(req: Request) async throws -> Response {
+        me(try req.principal).json.response()
+    }
+
+    static func me(_ principal: Principal) -> Me {
         let auth: Me.Auth
         switch principal.credential {
         case .apiToken(let id, let expiresAt):

@@ -4,19 +4,19 @@ import Vapor
 
 /// `POST /auth/token/revoke` (RFC 7009): the desktop app's sign-out.
 enum RevocationController {
-    struct Form: Decodable {
+    struct Form {
         let token: String?
         let tokenTypeHint: String?
 
-        enum CodingKeys: String, CodingKey {
-            case token
-            case tokenTypeHint = "token_type_hint"
+        init(_ form: OAuthForm) throws {
+            token = try form["token"]
+            tokenTypeHint = try form["token_type_hint"]
         }
     }
 
     /// 200 whether or not the token existed (RFC 7009 §2.2), so the answer reveals nothing.
     @Sendable static func revoke(req: Request) async throws -> Response {
-        let form = try req.oauthForm(Form.self)
+        let form = try Form(req.oauthForm())
         let token = try requiredParameter(form.token, "token", maxLength: 4_096)
         if OpaqueSecret.isAPITokenShaped(token) {
             let revoked = try await req.db.transaction { tx in
