@@ -57,6 +57,7 @@ struct DeviceCodeEndpointTests {
                 ),
                 ([("client_id", "desktop"), ("device_name", "bad\u{7}name")], .badRequest, "invalid_request"),
                 ([("client_id", String(repeating: "c", count: 600))], .badRequest, "invalid_request"),
+                ([("client_id", "desktop"), ("client_id", "desktop")], .badRequest, "invalid_request"),
             ]
             for (fields, status, error) in cases {
                 let response = try await request(app, fields)  // MUT

@@ -5,8 +5,8 @@ import Vapor
 /// Read by hand rather than with Vapor's `URLEncodedFormDecoder`, which cost 12% of a poll's CPU
 /// (its tree of nested keys, the `Content-Type` directives parser and `Codable`). Names and values
 /// are percent-decoded, `+` is a space, `[` and `]` are ordinary characters of a name; unknown
-/// parameters are ignored (RFC 6749 §3.2), and when a name repeats its last value counts, as
-/// with Vapor's decoder before.
+/// parameters are ignored (RFC 6749 §3.2), and a parameter that is read must not be given more
+/// than once (RFC 6749 §3.1).
 struct OAuthForm {
     private let pairs: [(name: String, value: Substring)]
 
@@ -22,11 +22,16 @@ struct OAuthForm {
         self.pairs = pairs
     }
 
-    /// The parameter's last value, decoded; `nil` when absent. A value that is not valid
-    /// percent-encoded UTF-8 is an `invalid_request`.
+    /// The parameter's value, decoded; `nil` when absent. A repeated parameter, or a value that
+    /// is not valid percent-encoded UTF-8, is an `invalid_request`.
     subscript(name: String) -> String? {
         get throws {
-            guard let raw = pairs.last(where: { $0.name == name })?.value else { return nil }
+            var found: Substring?
+            for pair in pairs where pair.name == name {
+                guard found == nil else { throw JSONError.invalidRequest("Parameter \(name) is given more than once.") }
+                found = pair.value
+            }
+            guard let raw = found else { return nil }
             guard let value = Self.decoded(raw) else {
                 throw JSONError.invalidRequest("The form parameters could not be read.")
             }
