@@ -339,8 +339,9 @@ struct OrganizationsAPIEffectTests {
 
             let held = try await cast.call(.DELETE, "\(roles)/reader", as: "owner")
             #expect(held.status == .conflict)
-            try await cast.call(
+            let freed = try await cast.call(
                 .PUT, "/api/orgs/acme/members/\(cast.id("viewer"))", as: "owner", json: #"{"role": "viewer"}"#)
+            #expect(freed.status == .ok)
             #expect(try await cast.call(.DELETE, "\(roles)/reader", as: "owner").status == .noContent)
             let list = try await cast.call(.GET, roles, as: "owner").json["items"] as? [[String: Any]]
             #expect(list?.map { $0["name"] as? String } == ["owner", "admin", "member", "viewer"])
