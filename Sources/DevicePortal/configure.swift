@@ -8,6 +8,7 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     let secret = try PortalSecret.resolve(config)
     app.config.portalSecret = secret
     app.metrics = PortalMetrics()
+    app.requestsInFlight = RequestsInFlight()
     app.signingKeys = SigningKeyStore(secret: secret, jwtTTL: config.sessionJWTTTL)
     // Blocking work (SQLite calls, bcrypt) runs here; the shared default has one thread per
     // core, too few for a writer waiting on a lock beside a bcrypt hash and a reader.

@@ -74,7 +74,7 @@ def portal_env(**settings) -> dict:
     """This process's environment without the contract's settings, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARS}
     # The interop tests share one address (127.0.0.1) and are not about the per-IP code limit.
-    env.update(BCRYPT_COST="10", DEVICE_CODE_RATE_LIMIT="1000", **settings)
+    env.update({"BCRYPT_COST": "10", "DEVICE_CODE_RATE_LIMIT": "1000", **settings})
     return env
 
 
@@ -217,3 +217,7 @@ def cluster(postgres_database):
     died = {url: code for url, code in died.items() if code is not None}
     if died:
         pytest.fail(f"portal serve died during the tests (exit codes {died}):\n{logs}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "settings(**env): extra environment for a test's own portal")

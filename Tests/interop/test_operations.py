@@ -12,22 +12,26 @@ import tempfile
 import time
 from pathlib import Path
 
+from urllib.parse import urlencode
+
 import pytest
 import requests
 
 from conftest import Server, _free_port, _portal_info, _seed, portal_env
-from portal_helpers import approve_by_hand, get_me, poll_for_token, request_device_code, sign_in
+from portal_helpers import approve_by_hand, csrf_of, get_me, poll_for_token, request_device_code, sign_in
 
 METRICS_TOKEN = secrets.token_hex(16)
 
 
 @pytest.fixture
-def json_portal():
-    """A fresh portal of its own (it is stopped by the tests), logging JSON lines."""
+def json_portal(request):
+    """A fresh portal of its own (it is stopped by the tests), logging JSON lines; a test may
+    pass extra settings with @pytest.mark.settings(...)."""
+    marker = request.node.get_closest_marker("settings")
     workdir = Path(tempfile.mkdtemp(prefix="portal-ops-"))
     port = _free_port()
     env = portal_env(DATABASE_URL=f"sqlite://{workdir}/portal.sqlite", DEVICE_POLL_INTERVAL="1",
-                     LOG_FORMAT="json", METRICS_TOKEN=METRICS_TOKEN)
+                     LOG_FORMAT="json", METRICS_TOKEN=METRICS_TOKEN, **(marker.kwargs if marker else {}))
     info = dataclasses.replace(_portal_info(port), admin_env=env)
     _seed(env, info)
     server = Server(env, port, workdir / "serve.log")
@@ -139,3 +143,23 @@ def test_sigterm_finishes_the_request_in_flight_and_accepts_no_new_ones(json_por
     assert json.loads(payload)["device_code"]
     assert server.process.wait(timeout=15) == 0
     assert "HTTP server stopped; closing the database" in server.log_path.read_text()
+
+
+@pytest.mark.settings(BCRYPT_COST="14")
+def test_sigterm_waits_for_a_handler_whose_client_hung_up(json_portal):
+    """A sign-in whose client has gone is still running (bcrypt, then the audit row): the server
+    has no connection left to wait for, so the database must stay open until the handler ends."""
+    portal, server = json_portal
+    page = requests.get(portal.url("/login"), timeout=10)
+    body = urlencode({"email": "nobody@example.com", "password": "wrong", "csrf_token": csrf_of(page)}).encode()
+    port = int(portal.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as abandoned:
+        abandoned.sendall(b"POST /login HTTP/1.1\r\nHost: portal\r\n"
+                          b"Content-Type: application/x-www-form-urlencoded\r\n"
+                          b"Cookie: portal_csrf=" + page.cookies["portal_csrf"].encode() + b"\r\n"
+                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        time.sleep(0.3)  # the handler is inside bcrypt (cost 14: about a second here)
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=30) == 0, server.log_path.read_text()[-2000:]
+    events = [line.get("event") for line in _log_lines(server)]
+    assert "signin.failed" in events, "the abandoned sign-in did not finish before the database closed"

@@ -1,13 +1,17 @@
 import Vapor
 
 /// The outermost middleware: gives each request an id (in every log line of the request and
-/// in the `X-Request-Id` response header) and counts it in the request metrics.
+/// in the `X-Request-Id` response header), counts it in the request metrics, and keeps the
+/// number of handlers running for `GracefulShutdown`.
 struct RequestObservationMiddleware: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         // Vapor adopts an incoming X-Request-Id; one a proxy made is kept, anything odd is replaced.
         let requestID = Self.isAcceptable(request.id) ? request.id : UUID().uuidString
         request.logger[metadataKey: "request-id"] = .string(requestID)
         let started = ContinuousClock.now
+        let inFlight = request.application.requestsInFlight
+        inFlight.started()
+        defer { inFlight.finished() }
         let response: Response
         do {
             response = try await next.respond(to: request)
