@@ -7,11 +7,15 @@ extension Application {
 
     /// The configuration `configure` was given.
     public var config: PortalConfig {
-        get {
-            guard let config = storage[ConfigKey.self] else { fatalError("configure(_:with:) has not run") }
-            return config
-        }
+        get { configured(ConfigKey.self) }
         set { storage[ConfigKey.self] = newValue }
+    }
+
+    /// Something `configure` stores for the application's lifetime; reading it earlier is a
+    /// programming error.
+    func configured<Key: StorageKey>(_ key: Key.Type) -> Key.Value {
+        guard let value = storage[key] else { fatalError("configure(_:with:) has not run") }
+        return value
     }
 
     /// `PUBLIC_BASE_URL`, or the address the server is bound to.

@@ -41,10 +41,7 @@ extension Application {
 
     /// Made by `configure`.
     var requestsInFlight: RequestsInFlight {
-        get {
-            guard let counter = storage[RequestsInFlightKey.self] else { fatalError("configure(_:with:) has not run") }
-            return counter
-        }
+        get { configured(RequestsInFlightKey.self) }
         set { storage[RequestsInFlightKey.self] = newValue }
     }
 }

@@ -111,10 +111,7 @@ extension Application {
 
     /// This application's metrics; created by `configure`.
     var metrics: PortalMetrics {
-        get {
-            guard let metrics = storage[MetricsKey.self] else { fatalError("configure(_:with:) has not run") }
-            return metrics
-        }
+        get { configured(MetricsKey.self) }
         set { storage[MetricsKey.self] = newValue }
     }
 }

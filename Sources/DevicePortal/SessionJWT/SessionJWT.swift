@@ -96,10 +96,7 @@ extension Application {
     }
 
     var signingKeys: SigningKeyStore {
-        get {
-            guard let store = storage[SigningKeysKey.self] else { fatalError("configure(_:with:) has not run") }
-            return store
-        }
+        get { configured(SigningKeysKey.self) }
         set { storage[SigningKeysKey.self] = newValue }
     }
 }
