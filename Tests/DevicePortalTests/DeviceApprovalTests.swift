@@ -11,9 +11,7 @@ struct DeviceApprovalTests {
     func prefilledNotApproved() async throws {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
-            let code = try await DesktopApp(app: app).requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
+            let (code, browser) = try await DesktopApp(app: app).codeAndSignedInBrowser()
             let lower = code.userCode.lowercased().replacingOccurrences(of: "-", with: "")
             let page = try await browser.get("/auth/device?user_code=\(lower)")  // MUT
             #expect(page.status == .ok)
@@ -53,9 +51,7 @@ struct DeviceApprovalTests {
     func phishingWarnings() async throws {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
-            let code = try await DesktopApp(app: app).requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
+            let (code, browser) = try await DesktopApp(app: app).codeAndSignedInBrowser()
             try await browser.get("/auth/device")
             let fresh = try await browser.post("/auth/device", [("user_code", code.userCode)])
             #expect(fresh.text.contains("(the same as yours)"))
@@ -85,9 +81,7 @@ struct DeviceApprovalTests {
             closed.deviceSignIn = false
             try await closed.save(on: app.db)
             try await fixtures.member(user, of: closed, as: "owner")
-            let code = try await DesktopApp(app: app).requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
+            let (code, browser) = try await DesktopApp(app: app).codeAndSignedInBrowser()
             for org in ["globex", "closed", "nowhere"] {
                 let response = try await browser.approve(code.userCode, org: org)  // MUT
                 #expect(response.status == .badRequest, "\(org)")
@@ -100,9 +94,7 @@ struct DeviceApprovalTests {
     func csrf() async throws {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
-            let code = try await DesktopApp(app: app).requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
+            let (code, browser) = try await DesktopApp(app: app).codeAndSignedInBrowser()
             let response = try await browser.post(
                 "/auth/device/confirm",
                 [("user_code", code.userCode), ("org", "acme"), ("action", "approve"), ("csrf_token", "")])  // MUT
@@ -148,9 +140,7 @@ struct DeviceApprovalTests {
         try await withPortal { app in
             let fixtures = Fixtures(app: app)
             let (user, _, _) = try await fixtures.standardCast()
-            let code = try await DesktopApp(app: app).requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
+            let (code, browser) = try await DesktopApp(app: app).codeAndSignedInBrowser()
             try await browser.get("/auth/device")
             let single = try await browser.post("/auth/device", [("user_code", code.userCode)])
             #expect(single.text.contains("checked"))
@@ -165,9 +155,7 @@ struct DeviceApprovalTests {
     func rateLimitPerUser() async throws {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
-            let code = try await DesktopApp(app: app).requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
+            let (code, browser) = try await DesktopApp(app: app).codeAndSignedInBrowser()
             try await browser.get("/auth/device")
             for _ in 0..<5 {
                 #expect(try await browser.post("/auth/device", [("user_code", "BBBB-BBBB")]).status == .badRequest)
@@ -188,9 +176,7 @@ struct DeviceApprovalTests {
     func rightCodesDoNotCount() async throws {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
-            let code = try await DesktopApp(app: app).requestCode()
-            let browser = Browser(app: app)
-            try await browser.signIn()
+            let (code, browser) = try await DesktopApp(app: app).codeAndSignedInBrowser()
             try await browser.get("/auth/device")
             for _ in 0..<8 {
                 #expect(try await browser.post("/auth/device", [("user_code", code.userCode)]).status == .ok)

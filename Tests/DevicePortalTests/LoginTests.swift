@@ -177,6 +177,21 @@ struct LoginTests {
         }
     }
 
+    @Test("20 failed sign-ins a minute from one address, over many accounts, hold back every account there")
+    func throttlingPerIP() async throws {
+        try await withPortal { app in
+            try await Fixtures(app: app).user()
+            for attempt in 0..<20 {
+                let guess = try await Browser(app: app).signIn("guess\(attempt)@example.com", password: "wrong")
+                #expect(guess.status == .unauthorized)
+            }
+            let held = try await Browser(app: app).signIn()  // MUT: the right password of an untouched account
+            #expect(held.status == .tooManyRequests)
+            #expect(held.headers.first(name: .retryAfter) != nil)
+            #expect(try await WebSession.query(on: app.db).count() == 0)
+        }
+    }
+
     @Test("a successful sign-in does not count against the limit")
     func successesDoNotCount() async throws {
         try await withPortal { app in

@@ -44,6 +44,18 @@ struct ClientArguments {
 }
 
 extension ClientContext {
+    /// For a command that takes no options: the exit status when it must stop here (it printed
+    /// its usage for `--help`, or an error for anything else), `nil` when it goes on.
+    func stopBeforeRunning(_ arguments: [String], usage: String) -> Int32? {
+        do {
+            guard try ClientArguments(arguments).wantsHelp else { return nil }
+            self.print(usage)
+            return ExitStatus.success
+        } catch {
+            return usageError(error, usage: usage)
+        }
+    }
+
     /// Says what is wrong with the arguments, then how to use the command.
     func usageError(_ error: any Error, usage: String) -> Int32 {
         let message = (error as? ClientArguments.UsageError)?.message ?? "\(error)"

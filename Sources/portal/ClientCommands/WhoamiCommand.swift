@@ -13,14 +13,7 @@ struct WhoamiCommand {
         """
 
     func run(_ arguments: [String]) async -> Int32 {
-        do {
-            if try ClientArguments(arguments).wantsHelp {
-                context.print(Self.usage)
-                return ExitStatus.success
-            }
-        } catch {
-            return context.usageError(error, usage: Self.usage)
-        }
+        if let status = context.stopBeforeRunning(arguments, usage: Self.usage) { return status }
         let stored: StoredCredentials
         do {
             guard let credentials = try context.credentialStore().load() else {

@@ -120,6 +120,14 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 extension DesktopApp {
+    /// A fresh code, and ada's browser signed in to decide it.
+    func codeAndSignedInBrowser() async throws -> (code: (deviceCode: String, userCode: String), browser: Browser) {
+        let code = try await requestCode()
+        let browser = Browser(app: app)
+        try await browser.signIn()
+        return (code, browser)
+    }
+
     /// A code that ada has approved (or denied) through the pages, for `org`.
     func decidedCode(org: String = "acme", action: String = "approve") async throws -> (
         deviceCode: String, userCode: String
