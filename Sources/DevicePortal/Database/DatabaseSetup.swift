@@ -84,6 +84,7 @@ struct DatabasePreparation: LifecycleHandler {
             if case .sqliteFile(let path) = application.config.database {
                 application.sqliteWriter = try await SQLiteWriter.open(
                     path: path, on: application.eventLoopGroup.any(), logger: application.logger)
+                application.sqliteReader = SQLiteReader(path: path)
             }
         } catch let error as PendingMigrationsError {
             throw error
@@ -95,5 +96,7 @@ struct DatabasePreparation: LifecycleHandler {
     func shutdownAsync(_ application: Application) async {
         await application.sqliteWriter?.close()
         application.sqliteWriter = nil
+        application.sqliteReader?.close()
+        application.sqliteReader = nil
     }
 }

@@ -1,5 +1,4 @@
 import Fluent
-import FluentSQLiteDriver
 import Foundation
 import SQLKit
 
@@ -20,18 +19,17 @@ enum APITokenLookup {
     }
 
     /// The one statement: the token by its hash (unique index), its user and organization, and
-    /// the *current* membership and role (left joins: none means no longer a member). The hash
-    /// is bound last, after this text.
-    private static let statementBeforeHash = """
+    /// the *current* membership and role (left joins: none means no longer a member).
+    static let statement = GuardStatement(
+        """
         SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \(Principal.columns) \
         FROM api_tokens t \
         JOIN users u ON u.id = t.user_id \
         JOIN organizations o ON o.id = t.organization_id \
         LEFT JOIN memberships m ON m.user_id = t.user_id AND m.organization_id = t.organization_id \
         LEFT JOIN roles r ON r.id = m.role_id \
-        WHERE t.token_hash =
-        """
-    private static let sqliteStatement = statementBeforeHash + " ?1"
+        WHERE t.token_hash = ?1
+        """)
 
     /// `last_used_at` is written at most this often per token, not on every request.
     static let lastUsedResolution: TimeInterval = 60
@@ -40,16 +38,9 @@ enum APITokenLookup {
     /// `ip` is worked out only when the use is written, about once a minute.
     static func principal(
         token: String, at now: Date, recordUse: Bool = true, ip: @autoclosure () -> String? = nil,
-        on db: any Database
+        on db: any Database, reader: SQLiteReader?
     ) async throws -> Principal {
-        let hash = OpaqueSecret.hash(token)
-        let row: (any SQLRow)?
-        if let sqlite = db as? any SQLiteDatabase {
-            // The statement's text is made once; the row is read without Codable.
-            row = try await sqlite.query(sqliteStatement, [.text(hash)]).first.map(SQLiteRowReader.init)
-        } else {
-            row = try await db.sql.raw("\(unsafeRaw: statementBeforeHash)\(bind: hash)").first()
-        }
+        let row = try await statement.firstRow([.text(OpaqueSecret.hash(token))], on: db, reader: reader)
         guard let row else { throw Failure.unknown }
         guard try row.decode(column: "revoked_at", as: Date?.self) == nil else { throw Failure.revoked }
         let expiresAt = try row.decode(column: "expires_at", as: Date.self)

@@ -27,10 +27,11 @@ enum CredentialCheck {
             if OpaqueSecret.isAPITokenShaped(credential) {
                 return try await APITokenLookup.principal(
                     token: credential, at: now, recordUse: asGuard, ip: asGuard ? request.clientIP : nil,
-                    on: request.db)
+                    on: request.db, reader: request.application.sqliteReader)
             }
             let jwt = try await SessionJWT.verify(credential, app: request.application, on: request.db, now: now)
-            return try await SessionLookup.principal(for: jwt, at: now, on: request.db)
+            return try await SessionLookup.principal(
+                for: jwt, at: now, on: request.db, reader: request.application.sqliteReader)
         } catch let failure as APITokenLookup.Failure {
             throw refusal(failure.guardFailure, .invalidToken(failure.description), request, counted: asGuard)
         } catch let failure as SessionJWT.Failure {

@@ -1,0 +1,73 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+
+@testable import DevicePortal
+
+@Suite("The guard's SQLite reader")
+struct SQLiteReaderTests {
+    /// Ada (admin) with an API token and a session JWT.
+    private func credentials(_ app: Application) async throws -> (token: String, jwt: String) {
+        let fixtures = Fixtures(app: app)
+        let (user, organization, client) = try await fixtures.standardCast(role: "admin")
+        let token = try await fixtures.token(for: user, in: organization, client: client)
+        let browser = Browser(app: app)
+        try await browser.signIn()
+        try await browser.get("/auth/device")
+        let response = try await browser.postFromScript("/auth/session/token")
+        return (token, try #require(response.json["token"] as? String, "\(response.status) \(response.text)"))
+    }
+
+    @Test("each guard statement is prepared once and never again, whatever its values")
+    func preparedOnce() async throws {
+        try await withPortal { app in
+            guard let reader = app.sqliteReader else {
+                // PostgreSQL: the guard reads through SQLKit, and there is nothing to prepare here.
+                guard case .postgres = app.config.database else { throw TestFailure("a SQLite file has a reader") }
+                return
+            }
+            let (token, jwt) = try await credentials(app)
+            let unknown = String(repeating: "0", count: 64)
+            for credential in [token, jwt, unknown, token, jwt, unknown, token] {
+                _ = try await DesktopApp(app: app).me(credential)  // MUT
+            }
+            #expect(try await DesktopApp(app: app).me(token).status == .ok)
+            #expect(try await DesktopApp(app: app).me(jwt).status == .ok)
+            #expect(try await DesktopApp(app: app).me(unknown).status == .unauthorized)
+            // One request at a time: one connection, the token's and the session's statements.
+            #expect(reader.statistics == .init(connections: 1, prepared: 2, reprepared: 0))
+        }
+    }
+
+    @Test("the guard's statements find every row through an index")
+    func indexed() async throws {
+        try await withPortal { app in
+            guard case .sqliteFile = app.config.database else { return }
+            for statement in [APITokenLookup.statement, SessionLookup.statement] {
+                let plan = try await app.db.sql.raw("EXPLAIN QUERY PLAN \(unsafeRaw: statement.onSQLite.sql)").all()
+                    .map { try $0.decode(column: "detail", as: String.self) }
+                #expect(plan.count == 5)
+                #expect(plan.allSatisfy { $0.hasPrefix("SEARCH") && $0.contains("USING") }, "\(plan)")
+            }
+        }
+    }
+
+    @Test("when the reader cannot read, the guard reads through sqlite-kit with the same answers")
+    func fallback() async throws {
+        try await withPortal { app in
+            guard case .sqliteFile = app.config.database else { return }
+            let (token, jwt) = try await credentials(app)
+            let desktop = DesktopApp(app: app)
+            let before = [try await desktop.me(token).text, try await desktop.me(jwt).text]
+            app.sqliteReader?.close()
+            app.sqliteReader = SQLiteReader(path: "/nonexistent/portal.sqlite")  // MUT: every read fails
+            #expect([try await desktop.me(token).text, try await desktop.me(jwt).text] == before)
+            #expect(app.sqliteReader?.statistics == .init())
+            let stored = try #require(try await APIToken.query(on: app.db).first())
+            stored.revokedAt = Date()
+            try await stored.save(on: app.db)
+            #expect(try await desktop.me(token).status == .unauthorized)
+        }
+    }
+}
