@@ -41,6 +41,24 @@ enum APITokenLookup {
         on db: any Database, reader: SQLiteReader?
     ) async throws -> Principal {
         let row = try await statement.firstRow([.text(OpaqueSecret.hash(token))], on: db, reader: reader)
+        let (principal, lastUsed) = try principal(from: row, at: now)
+        if recordUse, isDue(lastUsed, at: now), case .apiToken(let tokenID, _) = principal.credential {
+            try await markUsed(tokenID: tokenID, at: now, ip: ip(), on: db)
+        }
+        return principal
+    }
+
+    /// The guard's principal without waiting for anything: read on the SQLite reader, when the
+    /// token's use was recorded less than `lastUsedResolution` ago. `nil` when that cannot be
+    /// (the reader failed, or the use is due): then `principal(…)` does it all.
+    static func principalAtOnce(token: String, at now: Date, reader: SQLiteReader) throws -> Principal? {
+        let read = Result { try reader.read(statement.onSQLite, [.text(OpaqueSecret.hash(token))]) }
+        guard case .success(let row) = read else { return nil }
+        let (principal, lastUsed) = try principal(from: row, at: now)
+        return isDue(lastUsed, at: now) ? nil : principal
+    }
+
+    private static func principal(from row: (any SQLRow)?, at now: Date) throws -> (Principal, lastUsed: Date?) {
         guard let row else { throw Failure.unknown }
         guard try row.decode(column: "revoked_at", as: Date?.self) == nil else { throw Failure.revoked }
         let expiresAt = try row.decode(column: "expires_at", as: Date.self)
@@ -49,11 +67,11 @@ enum APITokenLookup {
         guard let principal = try Principal(row: row, credential: .apiToken(id: tokenID, expiresAt: expiresAt)) else {
             throw Failure.notAMember
         }
-        let lastUsed = try row.decode(column: "last_used_at", as: Date?.self)
-        if recordUse, lastUsed.map({ now.timeIntervalSince($0) >= lastUsedResolution }) ?? true {
-            try await markUsed(tokenID: tokenID, at: now, ip: ip(), on: db)
-        }
-        return principal
+        return (principal, try row.decode(column: "last_used_at", as: Date?.self))
+    }
+
+    private static func isDue(_ lastUsed: Date?, at now: Date) -> Bool {
+        lastUsed.map { now.timeIntervalSince($0) >= lastUsedResolution } ?? true
     }
 
     /// Conditional, so that concurrent requests with one token write once.

@@ -2,8 +2,30 @@ import Vapor
 
 /// The guard of every protected route: `Authorization: Bearer <credential>` → a `Principal`.
 /// Errors follow RFC 6750 §3.1.
-struct BearerGuard: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+///
+/// Not an `AsyncMiddleware`, which would start a task for every request: an API token that
+/// `CredentialCheck.principalAtOnce` can read without waiting goes straight on to the route.
+struct BearerGuard: Middleware {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        let credential: String
+        do {
+            credential = try Self.credential(request)
+            if let principal = try CredentialCheck.principalAtOnce(for: credential, request: request) {
+                request.setPrincipal(principal)
+                return next.respond(to: request)
+            }
+        } catch {
+            return request.eventLoop.makeFailedFuture(error)
+        }
+        return request.eventLoop.makeFutureWithTask {
+            try await CredentialCheck.principal(for: credential, request: request, asGuard: true)
+        }.flatMap { principal in
+            request.setPrincipal(principal)
+            return next.respond(to: request)
+        }
+    }
+
+    private static func credential(_ request: Request) throws -> String {
         guard let header = request.headers.first(name: .authorization) else {
             throw CredentialCheck.refusal(.missing, JSONError.missingCredential, request)
         }
@@ -11,9 +33,7 @@ struct BearerGuard: AsyncMiddleware {
             throw CredentialCheck.refusal(
                 .malformed, .invalidToken("The Authorization header must be: Bearer <credential>."), request)
         }
-        let credential = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        request.setPrincipal(try await CredentialCheck.principal(for: credential, request: request, asGuard: true))
-        return try await next.respond(to: request)
+        return header.dropFirst(7).trimmingCharacters(in: .whitespaces)
     }
 }
 
@@ -23,22 +43,44 @@ struct BearerGuard: AsyncMiddleware {
 enum CredentialCheck {
     static func principal(for credential: String, request: Request, asGuard: Bool) async throws -> Principal {
         let now = Date()
+        let reader = request.application.sqliteReader
         do {
             if OpaqueSecret.isAPITokenShaped(credential) {
                 return try await APITokenLookup.principal(
                     token: credential, at: now, recordUse: asGuard, ip: asGuard ? request.clientIP : nil,
-                    on: request.db, reader: request.application.sqliteReader)
+                    on: request.db, reader: reader)
             }
             let jwt = try await SessionJWT.verify(credential, app: request.application, on: request.db, now: now)
-            return try await SessionLookup.principal(
-                for: jwt, at: now, on: request.db, reader: request.application.sqliteReader)
-        } catch let failure as APITokenLookup.Failure {
-            throw refusal(failure.guardFailure, .invalidToken(failure.description), request, counted: asGuard)
-        } catch let failure as SessionJWT.Failure {
-            throw refusal(failure.guardFailure, .invalidToken(failure.description), request, counted: asGuard)
-        } catch let failure as SessionLookup.Failure {
-            throw refusal(failure.guardFailure, .invalidToken(failure.description), request, counted: asGuard)
+            return try await SessionLookup.principal(for: jwt, at: now, on: request.db, reader: reader)
+        } catch {
+            throw refused(error, request, counted: asGuard)
         }
+    }
+
+    /// The guard's principal for an API token read on the SQLite reader, when nothing needs
+    /// waiting for; `nil` sends the request to `principal(…)`.
+    static func principalAtOnce(for credential: String, request: Request) throws -> Principal? {
+        guard OpaqueSecret.isAPITokenShaped(credential), let reader = request.application.sqliteReader else {
+            return nil
+        }
+        do {
+            return try APITokenLookup.principalAtOnce(token: credential, at: Date(), reader: reader)
+        } catch {
+            throw refused(error, request, counted: true)
+        }
+    }
+
+    /// A look-up's failure as the guard's 401, counted and logged when `counted`.
+    private static func refused(_ error: any Error, _ request: Request, counted: Bool) -> any Error {
+        let reason: PortalMetrics.GuardFailure
+        let description: String
+        switch error {
+        case let failure as APITokenLookup.Failure: (reason, description) = (failure.guardFailure, failure.description)
+        case let failure as SessionJWT.Failure: (reason, description) = (failure.guardFailure, failure.description)
+        case let failure as SessionLookup.Failure: (reason, description) = (failure.guardFailure, failure.description)
+        default: return error
+        }
+        return refusal(reason, .invalidToken(description), request, counted: counted)
     }
 
     static func refusal(

@@ -54,7 +54,8 @@ enum MeController {
         }
     }
 
-    @Sendable static func show(req: Request) async throws -> Response {
+    /// Synchronous (no I/O), so that Vapor runs it without starting a task.
+    @Sendable static func show(req: Request) throws -> Response {
         me(try req.principal).json.response()
     }
 
