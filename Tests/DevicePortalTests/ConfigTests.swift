@@ -21,6 +21,7 @@ struct ConfigTests {
         #expect(config.portalName == "DevicePortal")
         #expect(config.autoMigrate)
         #expect(config.bcryptCost >= 10)
+        #expect(config.databasePoolSize == 8)
     }
 
     @Test("values are read")
@@ -29,13 +30,14 @@ struct ConfigTests {
             "DATABASE_URL": "postgres://portal:secret@db.internal:5432/portal",
             "PUBLIC_BASE_URL": "https://portal.example.com/",
             "TOKEN_TTL": "3600", "PORTAL_NAME": "Acme Sign-in", "AUTO_MIGRATE": "false",
-            "PORTAL_SECRET": String(repeating: "a1", count: 32),
+            "PORTAL_SECRET": String(repeating: "a1", count: 32), "DATABASE_POOL_SIZE": "20",
         ])
         #expect(config.database == .postgres("postgres://portal:secret@db.internal:5432/portal"))
         #expect(config.publicBaseURL == "https://portal.example.com")
         #expect(config.tokenTTL == 3_600)
         #expect(config.portalName == "Acme Sign-in")
         #expect(!config.autoMigrate)
+        #expect(config.databasePoolSize == 20)
         #expect(try load(["DATABASE_URL": "sqlite://:memory:"]).database == .sqliteMemory)
     }
 
@@ -45,7 +47,7 @@ struct ConfigTests {
             ("TOKEN_TTL", "abc"), ("TOKEN_TTL", "0"), ("DEVICE_CODE_TTL", "-5"), ("DEVICE_POLL_INTERVAL", "0"),
             ("DATABASE_URL", "mysql://db/portal"), ("DATABASE_URL", "postgres://"), ("PUBLIC_BASE_URL", "ftp://x"),
             ("PUBLIC_BASE_URL", "portal.example.com"), ("AUTO_MIGRATE", "maybe"), ("BCRYPT_COST", "4"),
-            ("SESSION_JWT_TTL", "1e9"),
+            ("SESSION_JWT_TTL", "1e9"), ("DATABASE_POOL_SIZE", "0"), ("DATABASE_POOL_SIZE", "many"),
         ])
     func refusals(variable: String, value: String) {
         do {

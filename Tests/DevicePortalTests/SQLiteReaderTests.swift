@@ -44,8 +44,8 @@ struct SQLiteReaderTests {
     func indexed() async throws {
         try await withPortal { app in
             guard case .sqliteFile = app.config.database else { return }
-            for statement in [APITokenLookup.statement, SessionLookup.statement] {
-                let plan = try await app.db.sql.raw("EXPLAIN QUERY PLAN \(unsafeRaw: statement.onSQLite.sql)").all()
+            for statement in [APITokenLookup.Statement.onSQLite, SessionLookup.Statement.onSQLite] {
+                let plan = try await app.db.sql.raw("EXPLAIN QUERY PLAN \(unsafeRaw: statement.sql)").all()
                     .map { try $0.decode(column: "detail", as: String.self) }
                 #expect(plan.count == 5)
                 #expect(plan.allSatisfy { $0.hasPrefix("SEARCH") && $0.contains("USING") }, "\(plan)")

@@ -21,6 +21,8 @@ public struct PortalConfig: Sendable {
     public var metricsToken: String?
     /// Device codes one IP may ask for a minute (ten times as many an hour); 0: no limit.
     public var deviceCodesPerIPPerMinute: Int
+    /// PostgreSQL connections this instance may hold (shared out over its event loops).
+    public var databasePoolSize: Int
 
     public init(
         database: DatabaseURL = .sqliteFile("portal.sqlite"),
@@ -35,7 +37,8 @@ public struct PortalConfig: Sendable {
         portalSecret: PortalSecret? = nil,
         trustedProxies: [IPRange] = [],
         metricsToken: String? = nil,
-        deviceCodesPerIPPerMinute: Int = 30
+        deviceCodesPerIPPerMinute: Int = 30,
+        databasePoolSize: Int = 8
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -50,6 +53,7 @@ public struct PortalConfig: Sendable {
         self.trustedProxies = trustedProxies
         self.metricsToken = metricsToken
         self.deviceCodesPerIPPerMinute = deviceCodesPerIPPerMinute
+        self.databasePoolSize = databasePoolSize
     }
 
     /// Reads the contract's variables; a bad value throws an error naming the variable.
@@ -75,6 +79,9 @@ public struct PortalConfig: Sendable {
             metricsToken: try env.optional("METRICS_TOKEN", parse: Self.parseMetricsToken),
             deviceCodesPerIPPerMinute: try env.value("DEVICE_CODE_RATE_LIMIT", default: 30) {
                 Int($0).flatMap { (0...100_000).contains($0) ? $0 : nil }
+            },
+            databasePoolSize: try env.value("DATABASE_POOL_SIZE", default: 8) {
+                Int($0).flatMap { (1...1_000).contains($0) ? $0 : nil }
             }
         )
         if case .postgres = config.database, config.portalSecret == nil {
@@ -177,6 +184,7 @@ struct EnvironmentReader {
             "at least 32 random bytes as hex or base64 (required with PostgreSQL; e.g. openssl rand -hex 32)"
         case "TRUSTED_PROXIES": "IP addresses or CIDR blocks separated by commas, e.g. 10.0.0.0/8,192.168.1.7"
         case "DEVICE_CODE_RATE_LIMIT": "a whole number of device codes per IP and minute from 0 (no limit) to 100000"
+        case "DATABASE_POOL_SIZE": "a whole number of PostgreSQL connections per instance from 1 to 1000"
         case "METRICS_TOKEN": "at least 16 characters of letters, digits and -._~+/= (e.g. openssl rand -hex 32)"
         default: "a valid value"
         }

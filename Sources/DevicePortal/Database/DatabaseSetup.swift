@@ -13,7 +13,10 @@ extension Application {
             databases.use(.sqlite(.file(path)), as: .sqlite)
         case .postgres(let raw):
             do {
-                databases.use(try .postgres(url: raw), as: .psql)
+                // Fluent keeps a pool per event loop; each gets its share of the instance's size.
+                let loops = Array(eventLoopGroup.makeIterator()).count
+                let perLoop = (config.databasePoolSize + loops - 1) / loops
+                databases.use(try .postgres(url: raw, maxConnectionsPerEventLoop: perLoop), as: .psql)
             } catch {
                 // The driver's error quotes the whole URL, password included.
                 throw ConfigurationError(

@@ -18,22 +18,28 @@ enum SessionLookup {
 
     /// The session by its id (primary key) for the JWT's user, the JWT's organization, and the
     /// *current* membership and role in it (left joins: none means no longer a member).
-    static let statement = GuardStatement(
-        """
-        SELECT \(Principal.columns) \
-        FROM web_sessions s \
-        JOIN users u ON u.id = s.user_id \
-        JOIN organizations o ON o.id = ?1 \
-        LEFT JOIN memberships m ON m.user_id = s.user_id AND m.organization_id = o.id \
-        LEFT JOIN roles r ON r.id = m.role_id \
-        WHERE s.id = ?2 AND s.user_id = ?3 AND s.expires_at > ?4
-        """)
+    struct Statement: GuardStatement {
+        static let text = """
+            SELECT \(Principal.columns) \
+            FROM web_sessions s \
+            JOIN users u ON u.id = s.user_id \
+            JOIN organizations o ON o.id = ?1 \
+            LEFT JOIN memberships m ON m.user_id = s.user_id AND m.organization_id = o.id \
+            LEFT JOIN roles r ON r.id = m.role_id \
+            WHERE s.id = ?2 AND s.user_id = ?3 AND s.expires_at > ?4
+            """
+        static let sql = GuardSQL.postgres(text)
+        static let onSQLite = SQLiteReader.Statement(GuardSQL.sqlite(text))
+
+        let jwt: SessionJWT.Verified
+        let now: Date
+        var values: [GuardValue] { [.uuid(jwt.organizationID), .uuid(jwt.sessionID), .uuid(jwt.userID), .date(now)] }
+    }
 
     static func principal(
         for jwt: SessionJWT.Verified, at now: Date, on db: any Database, reader: SQLiteReader?
     ) async throws -> Principal {
-        let row = try await statement.firstRow(
-            [.uuid(jwt.organizationID), .uuid(jwt.sessionID), .uuid(jwt.userID), .date(now)], on: db, reader: reader)
+        let row = try await Statement(jwt: jwt, now: now).firstRow(on: db, reader: reader)
         guard let row else { throw Failure.signedOut }
         guard let principal = try Principal(row: row, credential: .session(id: jwt.sessionID, expiresAt: jwt.expiresAt))
         else { throw Failure.notAMember }

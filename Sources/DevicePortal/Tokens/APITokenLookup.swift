@@ -20,16 +20,22 @@ enum APITokenLookup {
 
     /// The one statement: the token by its hash (unique index), its user and organization, and
     /// the *current* membership and role (left joins: none means no longer a member).
-    static let statement = GuardStatement(
-        """
-        SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \(Principal.columns) \
-        FROM api_tokens t \
-        JOIN users u ON u.id = t.user_id \
-        JOIN organizations o ON o.id = t.organization_id \
-        LEFT JOIN memberships m ON m.user_id = t.user_id AND m.organization_id = t.organization_id \
-        LEFT JOIN roles r ON r.id = m.role_id \
-        WHERE t.token_hash = ?1
-        """)
+    struct Statement: GuardStatement {
+        static let text = """
+            SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \(Principal.columns) \
+            FROM api_tokens t \
+            JOIN users u ON u.id = t.user_id \
+            JOIN organizations o ON o.id = t.organization_id \
+            LEFT JOIN memberships m ON m.user_id = t.user_id AND m.organization_id = t.organization_id \
+            LEFT JOIN roles r ON r.id = m.role_id \
+            WHERE t.token_hash = ?1
+            """
+        static let sql = GuardSQL.postgres(text)
+        static let onSQLite = SQLiteReader.Statement(GuardSQL.sqlite(text))
+
+        let tokenHash: String
+        var values: [GuardValue] { [.text(tokenHash)] }
+    }
 
     /// `last_used_at` is written at most this often per token, not on every request.
     static let lastUsedResolution: TimeInterval = 60
@@ -40,7 +46,7 @@ enum APITokenLookup {
         token: String, at now: Date, recordUse: Bool = true, ip: @autoclosure () -> String? = nil,
         on db: any Database, reader: SQLiteReader?
     ) async throws -> Principal {
-        let row = try await statement.firstRow([.text(OpaqueSecret.hash(token))], on: db, reader: reader)
+        let row = try await Statement(tokenHash: OpaqueSecret.hash(token)).firstRow(on: db, reader: reader)
         let (principal, lastUsed) = try principal(from: row, at: now)
         if recordUse, isDue(lastUsed, at: now), case .apiToken(let tokenID, _) = principal.credential {
             try await markUsed(tokenID: tokenID, at: now, ip: ip(), on: db)
@@ -52,7 +58,8 @@ enum APITokenLookup {
     /// token's use was recorded less than `lastUsedResolution` ago. `nil` when that cannot be
     /// (the reader failed, or the use is due): then `principal(…)` does it all.
     static func principalAtOnce(token: String, at now: Date, reader: SQLiteReader) throws -> Principal? {
-        let read = Result { try reader.read(statement.onSQLite, [.text(OpaqueSecret.hash(token))]) }
+        let statement = Statement(tokenHash: OpaqueSecret.hash(token))
+        let read = Result { try reader.read(Statement.onSQLite, statement.values.map(\.sqliteData)) }
         guard case .success(let row) = read else { return nil }
         let (principal, lastUsed) = try principal(from: row, at: now)
         return isDue(lastUsed, at: now) ? nil : principal
