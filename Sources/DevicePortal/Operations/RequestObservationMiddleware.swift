@@ -3,25 +3,24 @@ import Vapor
 /// The outermost middleware: gives each request an id (in every log line of the request and
 /// in the `X-Request-Id` response header), counts it in the request metrics, and keeps the
 /// number of handlers running for `GracefulShutdown`.
-struct RequestObservationMiddleware: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+struct RequestObservationMiddleware: Middleware {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         // Vapor adopts an incoming X-Request-Id; one a proxy made is kept, anything odd is replaced.
         let requestID = Self.isAcceptable(request.id) ? request.id : UUID().uuidString
         request.logger[metadataKey: "request-id"] = .string(requestID)
         let started = ContinuousClock.now
         let inFlight = request.application.requestsInFlight
         inFlight.started()
-        defer { inFlight.finished() }
-        let response: Response
-        do {
-            response = try await next.respond(to: request)
-        } catch {
-            record(request, status: .internalServerError, since: started)
-            throw error
+        return next.respond(to: request).always { result in
+            switch result {
+            case .success(let response):
+                response.headers.replaceOrAdd(name: .xRequestId, value: requestID)
+                record(request, status: response.status, since: started)
+            case .failure:
+                record(request, status: .internalServerError, since: started)
+            }
+            inFlight.finished()
         }
-        response.headers.replaceOrAdd(name: .xRequestId, value: requestID)
-        record(request, status: response.status, since: started)
-        return response
     }
 
     private func record(_ request: Request, status: HTTPResponseStatus, since started: ContinuousClock.Instant) {

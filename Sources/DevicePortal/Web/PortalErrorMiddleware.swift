@@ -2,7 +2,7 @@ import Vapor
 
 /// Turns every error into the answer its caller can read: JSON for the API and OAuth
 /// endpoints, a page for people. Nothing internal leaks; unexpected errors are logged.
-struct PortalErrorMiddleware: AsyncMiddleware {
+struct PortalErrorMiddleware: Middleware {
     /// Paths answered in JSON; everything else is a page.
     static func answersJSON(_ path: String) -> Bool {
         path == "/me" || path == "/healthz" || path == "/readyz" || path == "/auth/device/code"
@@ -11,13 +11,14 @@ struct PortalErrorMiddleware: AsyncMiddleware {
             || path.hasPrefix("/.well-known/")
     }
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        do {
-            return try await next.respond(to: request)
-        } catch {
-            let response = await self.response(for: error, to: request)
-            response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
-            return response
+    /// Only an error starts a task (a page may need rendering).
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        next.respond(to: request).flatMapError { error in
+            request.eventLoop.makeFutureWithTask {
+                let response = await self.response(for: error, to: request)
+                response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+                return response
+            }
         }
     }
 

@@ -2,11 +2,20 @@ import Vapor
 
 /// Headers that keep pages out of frames, keep URLs (with user codes) out of Referer
 /// headers, and forbid inline script and style.
-struct SecurityHeadersMiddleware: AsyncMiddleware {
+///
+/// This and the other global middlewares are plain `Middleware`s: an `AsyncMiddleware` starts a
+/// task for every request, which costs more than what they do.
+struct SecurityHeadersMiddleware: Middleware {
     let https: Bool
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        let response = try await next.respond(to: request)
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        next.respond(to: request).map { response in
+            addHeaders(to: response)
+            return response
+        }
+    }
+
+    private func addHeaders(to response: Response) {
         let headers = [
             (
                 "Content-Security-Policy",
@@ -21,26 +30,26 @@ struct SecurityHeadersMiddleware: AsyncMiddleware {
         if https {
             response.headers.replaceOrAdd(name: "Strict-Transport-Security", value: "max-age=31536000")
         }
-        return response
     }
 }
 
 /// `Cache-Control: no-store` on every dynamic response: they carry credentials,
 /// personal data or CSRF tokens. A handler that names its own caching keeps it: only an
 /// org's logo does (`private, no-cache` with an ETag, as the picker shows it on every page).
-struct NoStoreMiddleware: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        let response = try await next.respond(to: request)
-        if !response.headers.contains(name: .cacheControl) {
-            response.headers.add(name: .cacheControl, value: "no-store")
+struct NoStoreMiddleware: Middleware {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        next.respond(to: request).map { response in
+            if !response.headers.contains(name: .cacheControl) {
+                response.headers.add(name: .cacheControl, value: "no-store")
+            }
+            return response
         }
-        return response
     }
 }
 
 /// Serves files from `Public/`, but only for paths under its top-level entries (listed
 /// once at start-up), so the API's hot paths never touch the file system.
-struct PublicFilesMiddleware: AsyncMiddleware {
+struct PublicFilesMiddleware: Middleware {
     let files: FileMiddleware
     let prefixes: [String]
 
@@ -50,11 +59,11 @@ struct PublicFilesMiddleware: AsyncMiddleware {
         prefixes = entries.filter { !$0.hasPrefix(".") }.map { "/" + $0 }
     }
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         let path = request.url.path
         guard prefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) else {
-            return try await next.respond(to: request)
+            return next.respond(to: request)
         }
-        return try await files.respond(to: request, chainingTo: next)
+        return files.respond(to: request, chainingTo: next)
     }
 }
