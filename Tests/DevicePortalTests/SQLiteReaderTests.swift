@@ -23,7 +23,7 @@ struct SQLiteReaderTests {
     func preparedOnce() async throws {
         try await withPortal { app in
             guard let reader = app.sqliteReader else {
-                // PostgreSQL: the guard reads through SQLKit, and there is nothing to prepare here.
+                // PostgreSQL: the guard's statements are PostgresNIO's prepared statements instead.
                 guard case .postgres = app.config.database else { throw TestFailure("a SQLite file has a reader") }
                 return
             }
@@ -61,13 +61,39 @@ struct SQLiteReaderTests {
             let desktop = DesktopApp(app: app)
             let before = [try await desktop.me(token).text, try await desktop.me(jwt).text]
             app.sqliteReader?.close()
-            app.sqliteReader = SQLiteReader(path: "/nonexistent/portal.sqlite")  // MUT: every read fails
+            let broken = SQLiteReader(path: "/nonexistent/portal.sqlite", logger: app.logger)
+            app.sqliteReader = broken  // MUT: every read fails
             #expect([try await desktop.me(token).text, try await desktop.me(jwt).text] == before)
-            #expect(app.sqliteReader?.statistics == .init())
+            #expect(broken.statistics == .init())
+            // It rests after the failure: the next read fails at once, without trying SQLite.
+            #expect(throws: SQLiteReader.Failure.resting) {
+                try broken.read(APITokenLookup.Statement.onSQLite, [.text(token)])
+            }
             let stored = try #require(try await APIToken.query(on: app.db).first())
             stored.revokedAt = Date()
             try await stored.save(on: app.db)
             #expect(try await desktop.me(token).status == .unauthorized)
+        }
+    }
+
+    /// PostgresNIO remembers a statement per connection, SQLite per reader connection: a failed
+    /// preparation must not stick to either.
+    @Test("a guard statement that fails to prepare leaves no broken connection behind")
+    func failedPreparation() async throws {
+        try await withPortal { app in
+            let (token, jwt) = try await credentials(app)
+            let desktop = DesktopApp(app: app)
+            try await app.db.sql.raw("ALTER TABLE roles RENAME TO roles_away").run()
+            // Every connection that tries now fails to prepare (or re-prepare) the statements.
+            for _ in 0..<4 {
+                #expect(try await desktop.me(token).status == .internalServerError)
+                #expect(try await desktop.me(jwt).status == .internalServerError)
+            }
+            try await app.db.sql.raw("ALTER TABLE roles_away RENAME TO roles").run()
+            for _ in 0..<6 {
+                #expect(try await desktop.me(token).status == .ok)  // MUT
+                #expect(try await desktop.me(jwt).status == .ok)
+            }
         }
     }
 }

@@ -13,9 +13,10 @@ extension Application {
             databases.use(.sqlite(.file(path)), as: .sqlite)
         case .postgres(let raw):
             do {
-                // Fluent keeps a pool per event loop; each gets its share of the instance's size.
+                // Fluent keeps a pool per event loop; each gets its share of the instance's size
+                // (at least one).
                 let loops = Array(eventLoopGroup.makeIterator()).count
-                let perLoop = (config.databasePoolSize + loops - 1) / loops
+                let perLoop = max(1, config.databasePoolSize / loops)
                 databases.use(try .postgres(url: raw, maxConnectionsPerEventLoop: perLoop), as: .psql)
             } catch {
                 // The driver's error quotes the whole URL, password included.
@@ -87,7 +88,7 @@ struct DatabasePreparation: LifecycleHandler {
             if case .sqliteFile(let path) = application.config.database {
                 application.sqliteWriter = try await SQLiteWriter.open(
                     path: path, on: application.eventLoopGroup.any(), logger: application.logger)
-                application.sqliteReader = SQLiteReader(path: path)
+                application.sqliteReader = SQLiteReader(path: path, logger: application.logger)
             }
         } catch let error as PendingMigrationsError {
             throw error

@@ -9,8 +9,8 @@ import SQLKit
 /// prepared statement, which PostgresNIO prepares once on each connection under the type's name.
 /// In-memory SQLite, or a SQLite file whose reader fails, runs it through sqlite-kit.
 ///
-/// A conforming type declares `text`, and `sql` and `onSQLite` made from it with
-/// `GuardSQL.postgres` and `GuardSQL.sqlite`, each once.
+/// A conforming type makes `sql` and `onSQLite` once, from one text, with `GuardSQL.postgres`
+/// and `GuardSQL.sqlite`.
 protocol GuardStatement: PostgresPreparedStatement where Row == any SQLRow {
     static var onSQLite: SQLiteReader.Statement { get }
     var values: [GuardValue] { get }
@@ -34,31 +34,41 @@ enum GuardValue: Sendable {
 extension GuardStatement {
     func firstRow(on db: any Database, reader: SQLiteReader?) async throws -> (any SQLRow)? {
         if let postgres = db as? any PostgresDatabase {
-            let logger = db.logger
-            return try await postgres.withConnection { connection in
-                connection.eventLoop.makeFutureWithTask { try await firstRow(on: connection, logger: logger) }
-            }.get()
+            return try await firstRow(on: postgres, logger: db.logger)
         }
         guard let sqlite = db as? any SQLiteDatabase else { preconditionFailure("neither SQLite nor PostgreSQL") }
-        let binds = values.map(\.sqliteData)
-        if let reader {
-            do {
-                return try reader.read(Self.onSQLite, binds)
-            } catch {
-                // Busy, or a failure sqlite-kit's connection will report in full.
-                db.logger.warning("The SQLite reader failed, running the statement through sqlite-kit: \(error)")
-            }
+        if let reader, case .success(let row) = Result(catching: { try readAtOnce(on: reader) }) {
+            return row
         }
-        return try await sqlite.query(Self.onSQLite.sql, binds).first?.sql()
+        return try await sqlite.query(Self.onSQLite.sql, sqliteBinds).first?.sql()
     }
 
-    private func firstRow(on connection: PostgresConnection, logger: Logger) async throws -> (any SQLRow)? {
-        var first: (any SQLRow)?
-        // Every row is read (there is at most one), so that the connection is left clean.
-        for try await row in try await connection.execute(self, logger: logger) where first == nil {
-            first = row
-        }
-        return first
+    /// Read on this thread; throws when the reader cannot read (it then logs and rests).
+    func readAtOnce(on reader: SQLiteReader) throws -> SQLiteReader.Row? {
+        try reader.read(Self.onSQLite, sqliteBinds)
+    }
+
+    private var sqliteBinds: [SQLiteData] { values.map(\.sqliteData) }
+
+    /// A connection on which the statement fails is closed, so that the pool replaces it:
+    /// PostgresNIO can keep a failed preparation for the connection's life, failing every later
+    /// request on it (seen in the test suite after a table was briefly missing).
+    private func firstRow(on postgres: any PostgresDatabase, logger: Logger) async throws -> (any SQLRow)? {
+        try await postgres.withConnection { connection in
+            connection.eventLoop.makeFutureWithTask {
+                do {
+                    var first: (any SQLRow)?
+                    // Every row is read (there is at most one), so that the connection is left clean.
+                    for try await row in try await connection.execute(self, logger: logger) where first == nil {
+                        first = row
+                    }
+                    return first
+                } catch let error as PSQLError {
+                    try? await connection.close()
+                    throw error
+                }
+            }
+        }.get()
     }
 
     func makeBindings() throws -> PostgresBindings {

@@ -10,9 +10,12 @@ import VaporCSQLite
 /// calling thread, each prepared once per connection.
 ///
 /// Through sqlite-kit every statement is prepared again and sent to a thread pool and back;
-/// for the guard's one indexed read both cost more than the read itself. A reader in WAL mode
-/// does not wait for the writer; it has no busy handler, so it never sleeps on the caller's
-/// thread (`GuardStatement` runs the statement through sqlite-kit when the reader fails).
+/// for the guard's one indexed read both cost more than the read itself (a few index pages,
+/// from the OS's cache once another connection has written), so it runs where the request is,
+/// even on an event loop. A
+/// reader in WAL mode does not wait for the writer; it has no busy handler, so it never sleeps
+/// on the caller's thread (`GuardStatement` runs the statement through sqlite-kit when the
+/// reader fails).
 final class SQLiteReader: Sendable {
     /// A statement's text, prepared once on each connection that runs it.
     final class Statement: Sendable {
@@ -23,23 +26,42 @@ final class SQLiteReader: Sendable {
         }
     }
 
+    /// A read never suspends, so there are never more connections than threads that read at once.
     private struct Pool {
         var idle: [Connection] = []
         var closed = false
+        /// After a failure the reader rests a while, so that a reader that cannot work costs
+        /// neither an attempt nor a log line per request.
+        var restingUntil: ContinuousClock.Instant?
     }
 
+    static let rest = Duration.seconds(10)
     private let path: String
+    private let logger: Logger
     private let pool = NIOLockedValueBox(Pool())
 
-    init(path: String) {
+    init(path: String, logger: Logger) {
         self.path = path
+        self.logger = logger
     }
 
     /// The first row of `statement` with `binds` (in order, `?1`, `?2`, …), read on this thread.
+    /// Throws when SQLite fails (busy, or anything else) and, for `rest` after that, at once.
     func read(_ statement: Statement, _ binds: [SQLiteData]) throws -> Row? {
-        let connection = try pool.withLockedValue { $0.idle.popLast() } ?? Connection(path: path)
-        defer { giveBack(connection) }
-        return try connection.firstRow(statement, binds)
+        let now = ContinuousClock.now
+        let idle = try pool.withLockedValue { pool in
+            if let until = pool.restingUntil, now < until { throw Failure.resting }
+            return pool.idle.popLast()
+        }
+        do {
+            let connection = try idle ?? Connection(path: path)
+            defer { giveBack(connection) }
+            return try connection.firstRow(statement, binds)
+        } catch {
+            pool.withLockedValue { $0.restingUntil = now + Self.rest }
+            logger.warning("The SQLite reader failed; the guard reads through sqlite-kit for \(Self.rest): \(error)")
+            throw error
+        }
     }
 
     private func giveBack(_ connection: Connection) {
@@ -60,8 +82,9 @@ final class SQLiteReader: Sendable {
         idle.forEach { $0.close() }
     }
 
-    /// What the idle connections did: statements prepared, and prepared again by SQLite itself
-    /// (which a statement that lets the planner see its values does on every new value).
+    /// What the idle connections did, for tests and diagnostics: statements prepared, and
+    /// prepared again by SQLite itself (which a statement that lets the planner see its values
+    /// does on every new value).
     struct Statistics: Equatable {
         var connections = 0
         var prepared = 0
@@ -80,11 +103,13 @@ final class SQLiteReader: Sendable {
         }
     }
 
-    struct Failure: Error, CustomStringConvertible {
+    struct Failure: Error, Equatable, CustomStringConvertible {
         let code: Int32
         let message: String
 
         var description: String { "SQLite error \(code): \(message)" }
+
+        static let resting = Failure(code: SQLITE_BUSY, message: "resting after a failure")
     }
 }
 
@@ -93,7 +118,9 @@ extension SQLiteReader {
     /// taken from the pool under its lock and given back after the read.
     fileprivate final class Connection: @unchecked Sendable {
         private var handle: OpaquePointer?
-        private(set) var prepared: [ObjectIdentifier: (statement: OpaquePointer, columns: Columns)] = [:]
+        /// By the `Statement` object, which the entry keeps alive so that its identifier is never reused.
+        private(set) var prepared: [ObjectIdentifier: (key: Statement, statement: OpaquePointer, columns: Columns)] =
+            [:]
 
         init(path: String) throws {
             // No mutex of SQLite's own (one thread at a time) and no busy handler (busy → fallback).
@@ -122,7 +149,7 @@ extension SQLiteReader {
         }
 
         private func prepare(_ statement: Statement) throws -> (statement: OpaquePointer, columns: Columns) {
-            if let prepared = prepared[ObjectIdentifier(statement)] { return prepared }
+            if let prepared = prepared[ObjectIdentifier(statement)] { return (prepared.statement, prepared.columns) }
             var handle: OpaquePointer?
             try check(
                 sqlite_nio_sqlite3_prepare_v3(
@@ -131,9 +158,9 @@ extension SQLiteReader {
             let names = (0..<sqlite_nio_sqlite3_column_count(handle)).map {
                 String(cString: sqlite_nio_sqlite3_column_name(handle, $0))
             }
-            let entry = (handle, Columns(names))
-            prepared[ObjectIdentifier(statement)] = entry
-            return entry
+            let columns = Columns(names)
+            prepared[ObjectIdentifier(statement)] = (statement, handle, columns)
+            return (handle, columns)
         }
 
         private func bind(_ value: SQLiteData, at index: Int32, to statement: OpaquePointer) -> Int32 {

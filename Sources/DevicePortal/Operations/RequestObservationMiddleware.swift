@@ -11,14 +11,14 @@ struct RequestObservationMiddleware: Middleware {
         let started = ContinuousClock.now
         let inFlight = request.application.requestsInFlight
         inFlight.started()
-        return next.respond(to: request).always { result in
-            switch result {
-            case .success(let response):
-                response.headers.replaceOrAdd(name: .xRequestId, value: requestID)
-                record(request, status: response.status, since: started)
-            case .failure:
-                record(request, status: .internalServerError, since: started)
-            }
+        return next.respond(to: request).map { response in
+            response.headers.replaceOrAdd(name: .xRequestId, value: requestID)
+            record(request, status: response.status, since: started)
+            return response
+        }.flatMapErrorThrowing { error in
+            record(request, status: .internalServerError, since: started)
+            throw error
+        }.always { _ in
             inFlight.finished()
         }
     }

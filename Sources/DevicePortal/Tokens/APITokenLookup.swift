@@ -58,8 +58,7 @@ enum APITokenLookup {
     /// token's use was recorded less than `lastUsedResolution` ago. `nil` when that cannot be
     /// (the reader failed, or the use is due): then `principal(…)` does it all.
     static func principalAtOnce(token: String, at now: Date, reader: SQLiteReader) throws -> Principal? {
-        let statement = Statement(tokenHash: OpaqueSecret.hash(token))
-        let read = Result { try reader.read(Statement.onSQLite, statement.values.map(\.sqliteData)) }
+        let read = Result { try Statement(tokenHash: OpaqueSecret.hash(token)).readAtOnce(on: reader) }
         guard case .success(let row) = read else { return nil }
         let (principal, lastUsed) = try principal(from: row, at: now)
         return isDue(lastUsed, at: now) ? nil : principal
