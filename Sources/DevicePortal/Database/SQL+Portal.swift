@@ -12,19 +12,3 @@ extension Database {
         try await builder.run()
     }
 }
-
-/// `timestamp + seconds`, for a timestamp column and an integer column of seconds:
-/// SQLite stores dates as Unix seconds, PostgreSQL as `timestamptz`.
-struct SecondsAfter: SQLExpression {
-    let timestamp: String
-    let seconds: String
-
-    func serialize(to serializer: inout SQLSerializer) {
-        serializer.write(timestamp)
-        serializer.write(" + ")
-        serializer.write(seconds)
-        if serializer.dialect.name == "postgresql" {
-            serializer.write(" * INTERVAL '1 second'")
-        }
-    }
-}

@@ -10,14 +10,16 @@ import Vapor
 /// in memory, while reads keep sqlite-kit's connections. An in-process lock around the update
 /// was slower: it also held the thread hops of each query.
 final class SQLiteWriter: Sendable {
-    let sql: any SQLDatabase
     private let connection: SQLiteConnection
     private let thread: NIOThreadPool
 
     private init(connection: SQLiteConnection, thread: NIOThreadPool) {
         self.connection = connection
         self.thread = thread
-        sql = connection.sql()
+    }
+
+    func query(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteRow] {
+        try await connection.query(sql, binds)
     }
 
     /// Opens the file with the settings of sqlite-kit's connections and `tuneSQLite`.

@@ -1,4 +1,6 @@
 import Fluent
+import FluentPostgresDriver
+import FluentSQLiteDriver
 import Foundation
 import SQLKit
 
@@ -18,27 +20,50 @@ struct DevicePoll {
     static let slowDownStep = 5
     static let maxInterval = 60
 
+    /// The statement, written once: `?1` the time of the poll, `?2` the code's hash, `?3` the
+    /// client's `client_id`; `{early}` is whether this poll comes before the code's interval
+    /// has passed since the last one, as each database adds seconds to a time.
+    struct Statement: HotPathStatement {
+        private static let text = """
+            UPDATE device_authorizations SET
+                last_poll_was_early = {early},
+                poll_interval = CASE WHEN {early} AND poll_interval + \(slowDownStep) <= \(maxInterval)
+                    THEN poll_interval + \(slowDownStep) WHEN {early} THEN \(maxInterval) ELSE poll_interval END,
+                last_polled_at = CASE WHEN {early} THEN last_polled_at ELSE ?1 END
+            WHERE device_code_hash = ?2 AND status <> 'consumed'
+                AND client_id = (SELECT id FROM clients WHERE client_id = ?3 AND secret_hash IS NULL)
+            RETURNING id, client_id, status, expires_at, poll_interval, last_poll_was_early
+            """
+        /// SQLite keeps times as seconds since 1970, PostgreSQL as `timestamptz`.
+        static let sqliteSQL = text.replacingOccurrences(
+            of: "{early}", with: "(last_polled_at IS NOT NULL AND last_polled_at + poll_interval > ?1)")
+        static let sql = StatementText.postgres(
+            text.replacingOccurrences(
+                of: "{early}",
+                with: "(last_polled_at IS NOT NULL AND last_polled_at + poll_interval * INTERVAL '1 second' > ?1)"))
+
+        let now: Date
+        let deviceCodeHash: String
+        let clientID: String
+        var values: [StatementValue] { [.date(now), .text(deviceCodeHash), .text(clientID)] }
+    }
+
     /// Records a poll of the code with this hash by the public client with this `client_id`;
-    /// `nil` when there is no such client, or no such unexchanged code of it. With `writer`
-    /// (a SQLite file), the update runs on the writer's connection, not one of `db`'s.
+    /// `nil` when there is no such client, or no such unexchanged code of it. On PostgreSQL the
+    /// statement is prepared once per connection; with `writer` (a SQLite file) it runs on the
+    /// writer's connection, not one of `db`'s.
     static func record(
         deviceCodeHash: String, clientID: String, at now: Date, on db: any Database, writer: SQLiteWriter? = nil
     ) async throws -> DevicePoll? {
-        let early: SQLQueryString =
-            "(last_polled_at IS NOT NULL AND \(SecondsAfter(timestamp: "last_polled_at", seconds: "poll_interval")) > \(bind: now))"
-        let row = try await (writer?.sql ?? db.sql).raw(
-            """
-            UPDATE device_authorizations SET
-                last_poll_was_early = \(early),
-                poll_interval = CASE WHEN \(early) AND poll_interval + \(literal: slowDownStep) <= \(literal: maxInterval)
-                    THEN poll_interval + \(literal: slowDownStep)
-                    WHEN \(early) THEN \(literal: maxInterval) ELSE poll_interval END,
-                last_polled_at = CASE WHEN \(early) THEN last_polled_at ELSE \(bind: now) END
-            WHERE device_code_hash = \(bind: deviceCodeHash) AND status <> 'consumed'
-                AND client_id = (SELECT id FROM clients WHERE client_id = \(bind: clientID) AND secret_hash IS NULL)
-            RETURNING id, client_id, status, expires_at, poll_interval, last_poll_was_early
-            """
-        ).first()
+        let statement = Statement(now: now, deviceCodeHash: deviceCodeHash, clientID: clientID)
+        let row: (any SQLRow)?
+        if let postgres = db as? any PostgresDatabase {
+            row = try await statement.firstRow(on: postgres, logger: db.logger)
+        } else if let writer {
+            row = try await writer.query(Statement.sqliteSQL, statement.sqliteBinds).first?.sql()
+        } else {
+            row = try await (db as! any SQLiteDatabase).query(Statement.sqliteSQL, statement.sqliteBinds).first?.sql()
+        }
         guard let row else { return nil }
         return DevicePoll(
             authorizationID: try row.decode(column: "id", as: UUID.self),

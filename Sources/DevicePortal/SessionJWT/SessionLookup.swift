@@ -28,12 +28,14 @@ enum SessionLookup {
             LEFT JOIN roles r ON r.id = m.role_id \
             WHERE s.id = ?2 AND s.user_id = ?3 AND s.expires_at > ?4
             """
-        static let sql = GuardSQL.postgres(text)
-        static let onSQLite = SQLiteReader.Statement(GuardSQL.sqlite(text))
+        static let sql = StatementText.postgres(text)
+        static let onSQLite = SQLiteReader.Statement(StatementText.sqlite(text))
 
         let jwt: SessionJWT.Verified
         let now: Date
-        var values: [GuardValue] { [.uuid(jwt.organizationID), .uuid(jwt.sessionID), .uuid(jwt.userID), .date(now)] }
+        var values: [StatementValue] {
+            [.uuid(jwt.organizationID), .uuid(jwt.sessionID), .uuid(jwt.userID), .date(now)]
+        }
     }
 
     static func principal(

@@ -30,11 +30,11 @@ enum APITokenLookup {
             LEFT JOIN roles r ON r.id = m.role_id \
             WHERE t.token_hash = ?1
             """
-        static let sql = GuardSQL.postgres(text)
-        static let onSQLite = SQLiteReader.Statement(GuardSQL.sqlite(text))
+        static let sql = StatementText.postgres(text)
+        static let onSQLite = SQLiteReader.Statement(StatementText.sqlite(text))
 
         let tokenHash: String
-        var values: [GuardValue] { [.text(tokenHash)] }
+        var values: [StatementValue] { [.text(tokenHash)] }
     }
 
     /// `last_used_at` is written at most this often per token, not on every request.

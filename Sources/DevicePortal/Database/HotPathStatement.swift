@@ -4,19 +4,23 @@ import FluentSQLiteDriver
 import Foundation
 import SQLKit
 
-/// One of the guard's statements, written once with `?1`, `?2`, … for its values, and prepared
-/// once per connection: on a SQLite file it runs on the `SQLiteReader`; on PostgreSQL as a
+/// A statement of a hot path, written once with `?1`, `?2`, … for its values: on PostgreSQL a
 /// prepared statement, which PostgresNIO prepares once on each connection under the type's name.
-/// In-memory SQLite, or a SQLite file whose reader fails, runs it through sqlite-kit.
-///
-/// A conforming type makes `sql` and `onSQLite` once, from one text, with `GuardSQL.postgres`
-/// and `GuardSQL.sqlite`.
-protocol GuardStatement: PostgresPreparedStatement where Row == any SQLRow {
-    static var onSQLite: SQLiteReader.Statement { get }
-    var values: [GuardValue] { get }
+protocol HotPathStatement: PostgresPreparedStatement where Row == any SQLRow {
+    var values: [StatementValue] { get }
 }
 
-enum GuardValue: Sendable {
+/// One of the guard's statements: on a SQLite file it runs on the `SQLiteReader`, prepared once
+/// per reader connection; in-memory SQLite, or a SQLite file whose reader fails, runs it
+/// through sqlite-kit.
+///
+/// A conforming type makes `sql` and `onSQLite` once, from one text, with `StatementText.postgres`
+/// and `StatementText.sqlite`.
+protocol GuardStatement: HotPathStatement {
+    static var onSQLite: SQLiteReader.Statement { get }
+}
+
+enum StatementValue: Sendable {
     case text(String)
     case uuid(UUID)
     case date(Date)
@@ -47,47 +51,10 @@ extension GuardStatement {
     func readAtOnce(on reader: SQLiteReader) throws -> SQLiteReader.Row? {
         try reader.read(Self.onSQLite, sqliteBinds)
     }
-
-    private var sqliteBinds: [SQLiteData] { values.map(\.sqliteData) }
-
-    /// A connection on which the statement fails is closed, so that the pool replaces it:
-    /// PostgresNIO can keep a failed preparation for the connection's life, failing every later
-    /// request on it (seen in the test suite after a table was briefly missing).
-    private func firstRow(on postgres: any PostgresDatabase, logger: Logger) async throws -> (any SQLRow)? {
-        try await postgres.withConnection { connection in
-            connection.eventLoop.makeFutureWithTask {
-                do {
-                    var first: (any SQLRow)?
-                    // Every row is read (there is at most one), so that the connection is left clean.
-                    for try await row in try await connection.execute(self, logger: logger) where first == nil {
-                        first = row
-                    }
-                    return first
-                } catch let error as PSQLError {
-                    try? await connection.close()
-                    throw error
-                }
-            }
-        }.get()
-    }
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: values.count)
-        for value in values {
-            switch value {
-            case .text(let text): bindings.append(text)
-            case .uuid(let uuid): bindings.append(uuid)
-            case .date(let date): bindings.append(date)
-            }
-        }
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> any SQLRow { row.sql() }
 }
 
-/// A guard statement's text for each database, from one written with `?1`, `?2`, ….
-enum GuardSQL {
+/// A statement's text for each database, from one written with `?1`, `?2`, ….
+enum StatementText {
     /// `$1`, `$2`, …
     static func postgres(_ text: String) -> String { replacingPlaceholders(in: text, with: "$") }
 
@@ -106,4 +73,43 @@ enum GuardSQL {
         }
         return result + rest
     }
+}
+
+extension HotPathStatement {
+    var sqliteBinds: [SQLiteData] { values.map(\.sqliteData) }
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .text(let text): bindings.append(text)
+            case .uuid(let uuid): bindings.append(uuid)
+            case .date(let date): bindings.append(date)
+            }
+        }
+        return bindings
+    }
+
+    /// A connection on which the statement fails is closed, so that the pool replaces it:
+    /// PostgresNIO can keep a failed preparation for the connection's life, failing every later
+    /// request on it (seen in the test suite after a table was briefly missing).
+    func firstRow(on postgres: any PostgresDatabase, logger: Logger) async throws -> (any SQLRow)? {
+        try await postgres.withConnection { connection in
+            connection.eventLoop.makeFutureWithTask {
+                do {
+                    var first: (any SQLRow)?
+                    // Every row is read (there is at most one), so that the connection is left clean.
+                    for try await row in try await connection.execute(self, logger: logger) where first == nil {
+                        first = row
+                    }
+                    return first
+                } catch let error as PSQLError {
+                    try? await connection.close()
+                    throw error
+                }
+            }
+        }.get()
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> any SQLRow { row.sql() }
 }
