@@ -152,7 +152,7 @@ struct DeviceTokenEndpointTests {
     @Test("concurrent redemptions of one approval mint one token: the conditional update decides")
     func concurrentRedemptions() async throws {
         try await withPortal { app in
-            let (_, _, client) = try await Fixtures(app: app).standardCast()
+            let (_, organization, client) = try await Fixtures(app: app).standardCast()
             _ = try await DesktopApp(app: app).decidedCode()
             let authorizationID = try #require(try await DeviceAuthorization.query(on: app.db).first()?.id)
             // Each redemption either mints the token or is refused as invalid_grant: never a
@@ -163,7 +163,8 @@ struct DeviceTokenEndpointTests {
                         do {
                             // MUT
                             _ = try await DeviceTokenController.redeem(
-                                authorizationID, clientID: client.requireID(), serverTokenTTL: 3_600, on: app.db)
+                                authorizationID, clientID: client.requireID(), organizationID: organization.requireID(),
+                                serverTokenTTL: 3_600, on: app.db)
                             return "token"
                         } catch let error as JSONError {
                             return error.error

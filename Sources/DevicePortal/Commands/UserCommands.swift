@@ -77,16 +77,10 @@ struct RevokeTokensCommand: AsyncCommand {
         var organization: Organization?
         if let slug = signature.org { organization = try await lookups.organization(slug: slug) }
         let organizationID = try organization?.requireID()
-        let db = context.application.db
-        let count = try await db.transaction { tx in
-            let count = try await TokenRevocation.revokeAll(
-                userID: try user.requireID(), organizationID: organizationID, reason: .admin, on: tx)
-            try await AuditEvent.record(
-                .tokenRevoked, by: .commandLine, in: organizationID,
-                about: AuditSubject(userID: try user.requireID(), label: user.email),
-                details: ["reason": APIToken.RevocationReason.admin.rawValue, "count": String(count)], on: tx)
-            return count
-        }
+        let outcome = try await TokenRevocation.revoke(
+            .all(userID: try user.requireID(), organizationID: organizationID), reason: .admin, audit: .commandLine,
+            on: context.application.db)
+        let count = outcome.revokedTokens
         let scope = organization.map { " in \($0.slug)" } ?? ""
         context.console.print("Revoked \(count) token(s) of \(user.email)\(scope).")
     }

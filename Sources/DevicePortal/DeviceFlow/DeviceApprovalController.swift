@@ -105,8 +105,10 @@ enum DeviceApprovalController {
             "user_code": UserCode.display(userCode),
         ]
         if form.action == "deny" {
-            guard try await PendingDevice.deny(userCode: userCode, on: req.db) else { throw Self.alreadyDecided }
-            try await AuditEvent.record(.deviceDenied, by: actor, details: details, on: req.db)
+            try await req.db.transaction { tx in
+                guard try await PendingDevice.deny(userCode: userCode, on: tx) else { throw Self.alreadyDecided }
+                try await AuditEvent.record(.deviceDenied, by: actor, details: details, on: tx)
+            }
             req.metrics.deviceFlow(.denied)
             return try await req.renderPage("device/denied", title: "Device denied", result)
         }
@@ -114,11 +116,13 @@ enum DeviceApprovalController {
         guard let organization = choices.first(where: { $0.slug == form.org }) else {
             throw PageError.badRequest("Choose one of your organizations that allows device sign-in.")
         }
-        guard
-            try await PendingDevice.approve(
-                userCode: userCode, userID: signedIn.userID, organizationID: organization.id, on: req.db)
-        else { throw Self.alreadyDecided }
-        try await AuditEvent.record(.deviceApproved, by: actor, in: organization.id, details: details, on: req.db)
+        try await req.db.transaction { tx in
+            guard
+                try await PendingDevice.approve(
+                    userCode: userCode, userID: signedIn.userID, organizationID: organization.id, on: tx)
+            else { throw Self.alreadyDecided }
+            try await AuditEvent.record(.deviceApproved, by: actor, in: organization.id, details: details, on: tx)
+        }
         req.metrics.deviceFlow(.approved)
         return try await req.renderPage(
             "device/approved", title: "Device connected",

@@ -47,17 +47,19 @@ enum DeviceCodeController {
         let config = req.application.config
         try await limitPerIP(req, perMinute: config.deviceCodesPerIPPerMinute)
         let deviceCode = OpaqueSecret.base64URL()
-        let userCode = try await insertWithUniqueUserCode(on: req.db) { userCode in
-            DeviceAuthorization(
+        let actor = AuditActor.client(clientID, from: req)
+        let userCode = try await insertWithUniqueUserCode(on: req.db) { userCode, tx in
+            try await DeviceAuthorization(
                 deviceCodeHash: OpaqueSecret.hash(deviceCode), userCode: userCode, clientID: try client.requireID(),
                 expiresAt: Date().addingTimeInterval(TimeInterval(config.deviceCodeTTL)),
                 pollInterval: config.devicePollInterval, deviceName: deviceName, requesterIP: req.clientIP,
-                requesterUserAgent: req.userAgent)
+                requesterUserAgent: req.userAgent
+            ).create(on: tx)
+            try await AuditEvent.record(
+                .deviceCodeIssued, by: actor,
+                details: ["user_code": UserCode.display(userCode), "device_name": deviceName ?? ""], on: tx)
         }
         let shown = UserCode.display(userCode)
-        try await AuditEvent.record(
-            .deviceCodeIssued, by: .client(clientID, from: req),
-            details: ["user_code": shown, "device_name": deviceName ?? ""], on: req.db)
         req.metrics.deviceFlow(.issued)
         let verificationURI = req.application.publicBaseURL + "/auth/device"
         return CodeResponse(
@@ -96,14 +98,15 @@ enum DeviceCodeController {
     }
 
     /// User codes are short, so a fresh one can collide with a live one; the unique index
-    /// catches that and another code is drawn.
+    /// catches that and another code is drawn, in a new transaction (a failed statement ends
+    /// a PostgreSQL transaction).
     private static func insertWithUniqueUserCode(
-        on db: any Database, _ make: (String) throws -> DeviceAuthorization
+        on db: any Database, _ insert: @escaping @Sendable (String, any Database) async throws -> Void
     ) async throws -> String {
         for attempt in 1...5 {
             let userCode = UserCode.generate()
             do {
-                try await make(userCode).create(on: db)
+                try await db.transaction { tx in try await insert(userCode, tx) }
                 return userCode
             } catch let error as any DatabaseError where error.isConstraintFailure && attempt < 5 {
                 continue

@@ -13,6 +13,8 @@ struct DevicePoll {
     /// The client's row id (not its `client_id`).
     let clientID: UUID
     let status: DeviceAuthorization.Status
+    /// Where an approved code is to become a token; the exchange locks it first.
+    let approvedOrganizationID: UUID?
     let expiresAt: Date
     let pollInterval: Int
     let wasEarly: Bool
@@ -32,7 +34,7 @@ struct DevicePoll {
                 last_polled_at = CASE WHEN {early} THEN last_polled_at ELSE ?1 END
             WHERE device_code_hash = ?2 AND status <> 'consumed'
                 AND client_id = (SELECT id FROM clients WHERE client_id = ?3 AND secret_hash IS NULL)
-            RETURNING id, client_id, status, expires_at, poll_interval, last_poll_was_early
+            RETURNING id, client_id, status, approved_organization_id, expires_at, poll_interval, last_poll_was_early
             """
         /// SQLite keeps times as seconds since 1970, PostgreSQL as `timestamptz`.
         static let sqliteSQL = text.replacingOccurrences(
@@ -69,6 +71,7 @@ struct DevicePoll {
             authorizationID: try row.decode(column: "id", as: UUID.self),
             clientID: try row.decode(column: "client_id", as: UUID.self),
             status: try row.decode(column: "status", as: DeviceAuthorization.Status.self),
+            approvedOrganizationID: try row.decode(column: "approved_organization_id", as: UUID?.self),
             expiresAt: try row.decode(column: "expires_at", as: Date.self),
             pollInterval: try row.decode(column: "poll_interval", as: Int.self),
             wasEarly: try row.decode(column: "last_poll_was_early", as: Bool.self))

@@ -69,9 +69,14 @@ enum DeviceTokenController {
         case .denied:
             throw JSONError.deviceFlow("access_denied", "The user denied this device.")
         case .approved, .consumed:
-            let issued = try await redeem(
-                poll.authorizationID, clientID: poll.clientID, serverTokenTTL: req.application.config.tokenTTL,
-                on: req.db)
+            guard
+                let issued = try await redeem(
+                    poll.authorizationID, clientID: poll.clientID, organizationID: poll.approvedOrganizationID,
+                    serverTokenTTL: req.application.config.tokenTTL, on: req.db)
+            else {
+                // Committed as denied: nothing brings this code back.
+                throw JSONError.deviceFlow("access_denied", "The approval is no longer valid.")
+            }
             req.metrics.deviceFlow(.exchanged)
             req.metrics.tokensIssued()
             return issued
@@ -79,30 +84,38 @@ enum DeviceTokenController {
     }
 
     /// Exactly one poll wins: the approved → consumed update names the state it leaves and
-    /// shares a transaction with the token's insert.
+    /// shares a transaction with the token's insert. `nil` when the approval no longer holds (the
+    /// approver left the organization, or its owners turned device sign-in off): the code is then
+    /// denied for good, in a transaction that commits. The organization is locked first, as member
+    /// removal locks it, so a removal and an exchange never interleave (and always lock in one order).
     static func redeem(
-        _ authorizationID: UUID, clientID: UUID, serverTokenTTL: Int, on db: any Database
-    ) async throws -> TokenResponse {
+        _ authorizationID: UUID, clientID: UUID, organizationID: UUID?, serverTokenTTL: Int, on db: any Database
+    ) async throws -> TokenResponse? {
         try await db.transaction { tx in
+            if let organizationID { try await MemberAdministration.lockOrganization(organizationID, on: tx) }
             guard
                 let row = try await tx.sql.update(DeviceAuthorization.schema)
                     .set("status", to: DeviceAuthorization.Status.consumed.rawValue)
                     .where("id", .equal, authorizationID)
                     .where("status", .equal, DeviceAuthorization.Status.approved.rawValue)
-                    .returning("approved_user_id", "approved_organization_id", "device_name")
+                    .returning("approved_user_id", "device_name")
                     .first()
             else {
+                // Another poll won, or a revocation denied the code after this poll read it.
+                let status = try await DeviceAuthorization.find(authorizationID, on: tx)?.status
+                if status == .denied { return nil }
                 throw JSONError.invalidGrant("The device code was already used.")
             }
             let userID = try row.decode(column: "approved_user_id", as: UUID?.self)
-            let organizationID = try row.decode(column: "approved_organization_id", as: UUID?.self)
             guard let userID, let organizationID, let user = try await User.find(userID, on: tx),
                 let organization = try await Organization.find(organizationID, on: tx), organization.deviceSignIn,
                 try await Membership.find(userID: userID, organizationID: organizationID, on: tx) != nil
             else {
-                // Between approval and exchange the approver left the organization, or its owners
-                // turned device sign-in off.
-                throw JSONError.deviceFlow("access_denied", "The approval is no longer valid.")
+                try await tx.sql.update(DeviceAuthorization.schema)
+                    .set("status", to: DeviceAuthorization.Status.denied.rawValue)
+                    .where("id", .equal, authorizationID)
+                    .run()
+                return nil
             }
             let issued = try await TokenIssuer.issue(
                 user: user, organization: organization, clientID: clientID,

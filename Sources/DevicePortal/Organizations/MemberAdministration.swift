@@ -92,8 +92,9 @@ enum MemberAdministration {
                 try await requireAnotherOwner(admin.organizationID, on: tx)
             }
             try await membership.delete(on: tx)
-            let revoked = try await TokenRevocation.revokeAll(
-                userID: userID, organizationID: admin.organizationID, reason: .memberRemoved, on: tx)
+            let revoked = try await TokenRevocation.revoke(
+                .all(userID: userID, organizationID: admin.organizationID), reason: .memberRemoved, audit: nil, on: tx
+            ).revokedTokens
             try await AuditEvent.record(
                 .memberRemoved, by: admin.audit, in: admin.organizationID,
                 about: AuditSubject(userID: userID, label: user.email), details: ["revoked_tokens": String(revoked)],
@@ -107,18 +108,11 @@ enum MemberAdministration {
     /// Revokes all of a member's tokens in the organization, keeping the membership.
     static func revokeTokens(of userID: UUID, by admin: Administrator, on db: any Database) async throws -> Int {
         try admin.require(.tokensManage)
-        let revoked = try await db.transaction { tx in
-            let (_, user) = try await requireMember(userID, admin, on: tx)
-            let revoked = try await TokenRevocation.revokeAll(
-                userID: userID, organizationID: admin.organizationID, reason: .admin, on: tx)
-            try await AuditEvent.record(
-                .tokenRevoked, by: admin.audit, in: admin.organizationID,
-                about: AuditSubject(userID: userID, label: user.email),
-                details: ["reason": APIToken.RevocationReason.admin.rawValue, "count": String(revoked)], on: tx)
-            return revoked
-        }
-        admin.metrics?.tokensRevoked(revoked, reason: .admin)
-        return revoked
+        _ = try await requireMember(userID, admin, on: db)
+        return try await TokenRevocation.revoke(
+            .all(userID: userID, organizationID: admin.organizationID), reason: .admin, audit: admin.audit, on: db,
+            metrics: admin.metrics
+        ).revokedTokens
     }
 
     /// Only an owner grants the owner role, and nobody grants permissions they lack.

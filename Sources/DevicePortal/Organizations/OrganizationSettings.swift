@@ -31,6 +31,10 @@ enum OrganizationSettings {
             organization.deviceSignIn = settings.deviceSignIn
             organization.tokenTTL = settings.tokenTTL
             try await organization.update(on: tx)
+            // Turned off: codes approved for it and not yet exchanged never become tokens.
+            if !settings.deviceSignIn {
+                try await TokenRevocation.endApprovals(userID: nil, organizationID: admin.organizationID, on: tx)
+            }
             try await AuditEvent.record(
                 .settingsChanged, by: admin.audit, in: admin.organizationID,
                 details: [

@@ -12,7 +12,7 @@ enum DevicesPageController {
 
     @Sendable static func show(req: Request) async throws -> Response {
         let signedIn = try req.requireSignedIn()
-        let tokens = try await MyTokensController.liveTokens(of: signedIn.userID, on: req.db)
+        let tokens = try await MyTokensController.liveTokens(of: signedIn.userID, in: nil, on: req.db)
         return try await req.renderPage(
             "settings/devices", title: "Your devices",
             DevicesPage(tokens: tokens, hasTokens: !tokens.isEmpty, csrfToken: signedIn.csrfToken))
@@ -23,23 +23,18 @@ enum DevicesPageController {
         guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
             throw AdminError.notFound("You have no token with that id.")
         }
-        try await MyTokensController.revoke(
-            id, of: signedIn.userID, actor: .user(signedIn.userID, email: signedIn.email, from: req), on: req)
+        // A signed-in person sees (and ends) the tokens of every organization of theirs.
+        try await TokenRevocation.revoke(
+            .id(id, userID: signedIn.userID, organizationID: nil), reason: .user,
+            audit: .user(signedIn.userID, email: signedIn.email, from: req), on: req.db, metrics: req.metrics)
         return req.redirect(to: "/settings/devices", redirectType: .normal)
     }
 
     @Sendable static func revokeAll(req: Request) async throws -> Response {
         let signedIn = try req.requireSignedIn()
-        let actor = AuditActor.user(signedIn.userID, email: signedIn.email, from: req)
-        let count = try await req.db.transaction { tx in
-            let count = try await TokenRevocation.revokeAll(
-                userID: signedIn.userID, organizationID: nil, reason: .user, on: tx)
-            try await AuditEvent.record(
-                .tokenRevoked, by: actor, about: AuditSubject(userID: signedIn.userID, label: signedIn.email),
-                details: ["reason": APIToken.RevocationReason.user.rawValue, "count": String(count)], on: tx)
-            return count
-        }
-        req.metrics.tokensRevoked(count, reason: .user)
+        try await TokenRevocation.revoke(
+            .all(userID: signedIn.userID, organizationID: nil), reason: .user,
+            audit: .user(signedIn.userID, email: signedIn.email, from: req), on: req.db, metrics: req.metrics)
         return req.redirect(to: "/settings/devices", redirectType: .normal)
     }
 }

@@ -36,10 +36,12 @@ enum MyTokensController {
         let items: [TokenDTO]
     }
 
-    /// The user's live tokens, newest first; never the tokens themselves.
-    static func liveTokens(of userID: UUID, on db: any Database) async throws -> [TokenDTO] {
-        let tokens = try await APIToken.query(on: db)
-            .filter(\.$user.$id == userID)
+    /// The user's live tokens, in one organization or in all, newest first; never the tokens themselves.
+    static func liveTokens(of userID: UUID, in organizationID: UUID?, on db: any Database) async throws -> [TokenDTO] {
+        var query = APIToken.query(on: db).filter(\.$user.$id == userID)
+        if let organizationID { query = query.filter(\.$organization.$id == organizationID) }
+        let tokens =
+            try await query
             .filter(\.$revokedAt == nil)
             .filter(\.$expiresAt > Date())
             .join(OAuthClient.self, on: \APIToken.$client.$id == \OAuthClient.$id)
@@ -56,29 +58,10 @@ enum MyTokensController {
         }
     }
 
-    /// Revokes one of the user's own tokens; another user's token is as unknown as a made-up id.
-    /// Counted in the metrics unless it was revoked already.
-    static func revoke(_ tokenID: UUID, of userID: UUID, actor: AuditActor, on req: Request) async throws {
-        let revoked = try await req.db.transaction { tx in
-            guard
-                let token = try await APIToken.query(on: tx).filter(\.$id == tokenID).filter(\.$user.$id == userID)
-                    .first()
-            else { throw AdminError.notFound("You have no token with that id.") }
-            guard token.revokedAt == nil else { return false }
-            token.revokedAt = Date()
-            token.revokedReason = .user
-            try await token.update(on: tx)
-            try await AuditEvent.record(
-                .tokenRevoked, by: actor, in: token.$organization.id,
-                about: AuditSubject(userID: userID, label: actor.label),
-                details: ["reason": APIToken.RevocationReason.user.rawValue, "token_id": tokenID.uuidString], on: tx)
-            return true
-        }
-        if revoked { req.metrics.tokensRevoked(1, reason: .user) }
-    }
-
     @Sendable static func list(req: Request) async throws -> Items {
-        Items(items: try await liveTokens(of: try req.principal.user.id, on: req.db))
+        // A credential acts in its own organization only.
+        let principal = try req.principal
+        return Items(items: try await liveTokens(of: principal.user.id, in: principal.organization.id, on: req.db))
     }
 
     @Sendable static func delete(req: Request) async throws -> HTTPStatus {
@@ -86,9 +69,9 @@ enum MyTokensController {
         guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
             throw AdminError.notFound("You have no token with that id.")
         }
-        try await revoke(
-            id, of: principal.user.id, actor: .user(principal.user.id, email: principal.user.email, from: req),
-            on: req)
+        try await TokenRevocation.revoke(
+            .id(id, userID: principal.user.id, organizationID: principal.organization.id), reason: .user,
+            audit: .user(principal.user.id, email: principal.user.email, from: req), on: req.db, metrics: req.metrics)
         return .noContent
     }
 }

@@ -1,5 +1,3 @@
-import Fluent
-import SQLKit
 import Vapor
 
 /// `POST /auth/token/revoke` (RFC 7009): the desktop app's sign-out.
@@ -19,29 +17,10 @@ enum RevocationController {
         let form = try Form(req.oauthForm())
         let token = try requiredParameter(form.token, "token", maxLength: 4_096)
         if OpaqueSecret.isAPITokenShaped(token) {
-            let revoked = try await req.db.transaction { tx in
-                let revoked = try await tx.sql.update(APIToken.schema)
-                    .set("revoked_at", to: Date())
-                    .set("revoked_reason", to: APIToken.RevocationReason.signOut.rawValue)
-                    .where("token_hash", .equal, OpaqueSecret.hash(token))
-                    .where("revoked_at", .is, SQLLiteral.null)
-                    .returning("id", "user_id", "organization_id")
-                    .first()
-                guard let revoked else { return false }
-                let userID = try revoked.decode(column: "user_id", as: UUID.self)
-                try await AuditEvent.record(
-                    .tokenRevoked,
-                    by: AuditActor(
-                        userID: userID, label: "device sign-out", ip: req.clientIP, userAgent: req.userAgent),
-                    in: try revoked.decode(column: "organization_id", as: UUID.self),
-                    about: AuditSubject(userID: userID, label: "token"),
-                    details: [
-                        "reason": APIToken.RevocationReason.signOut.rawValue,
-                        "token_id": try revoked.decode(column: "id", as: UUID.self).uuidString,
-                    ], on: tx)
-                return true
-            }
-            if revoked { req.metrics.tokensRevoked(1, reason: .signOut) }
+            try await TokenRevocation.revoke(
+                .hash(OpaqueSecret.hash(token)), reason: .signOut,
+                audit: AuditActor(userID: nil, label: "device sign-out", ip: req.clientIP, userAgent: req.userAgent),
+                on: req.db, metrics: req.metrics)
         }
         return Response(status: .ok, headers: ["Content-Type": "application/json"], body: .init(string: "{}"))
     }
