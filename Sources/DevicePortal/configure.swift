@@ -37,8 +37,8 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     app.middleware = Middlewares()
     app.middleware.use(RequestObservationMiddleware())
     app.middleware.use(SecurityHeadersMiddleware(https: app.servesHTTPS))
-    app.middleware.use(RouteLoggingMiddleware(logLevel: .info))
     app.middleware.use(PortalErrorMiddleware())
+    app.middleware.use(RequestTargetMiddleware())
     app.middleware.use(PublicFilesMiddleware(publicDirectory: app.directory.publicDirectory))
     app.middleware.use(NoStoreMiddleware())
 

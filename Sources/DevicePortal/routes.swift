@@ -37,7 +37,7 @@ func routes(_ app: Application) throws {
     organizationAPI.get("audit", use: AuditAPIController.list)
 
     // Web pages: a browser session, CSRF on every POST
-    let web = app.grouped(WebSessionMiddleware(), CSRFMiddleware())
+    let web = app.grouped(WebSessionMiddleware(), WebFormMiddleware(), CSRFMiddleware())
     web.get { req in req.redirect(to: "/auth/device") }
     web.get("login", use: LoginController.show)
     web.post("login", use: LoginController.signIn)

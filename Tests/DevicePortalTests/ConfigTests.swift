@@ -126,7 +126,7 @@ struct SecretAndProxyConfigTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let garbage = Data([0xFF, 0xFE, 0x00, 0x41])
-        FileManager.default.createFile(atPath: directory + "/portal.secret", contents: garbage)
+        #expect(FileManager.default.createFile(atPath: directory + "/portal.secret", contents: garbage))
         #expect(throws: (any Error).self) {
             try PortalSecret.resolve(PortalConfig(database: .sqliteFile(directory + "/portal.sqlite")))
         }

@@ -22,6 +22,9 @@ extension Request {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw AdminError(status: .badRequest, reason: "The body is not a JSON object.")
         }
+        guard !Self.holdsNUL(object) else {
+            throw AdminError(status: .badRequest, reason: "The body holds a NUL character, which no field takes.")
+        }
         let known = Set(Body.CodingKeys.allCases.map(\.stringValue))
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw AdminError.invalid(
@@ -36,6 +39,16 @@ extension Request {
             throw AdminError(status: .badRequest, reason: "Field \"\(field)\" has the wrong type.")
         } catch {
             throw AdminError(status: .badRequest, reason: "The body could not be read.")
+        }
+    }
+
+    /// Whether any key or string of a parsed JSON value holds NUL.
+    private static func holdsNUL(_ value: Any) -> Bool {
+        switch value {
+        case let text as String: text.containsNUL
+        case let object as [String: Any]: object.contains { $0.key.containsNUL || holdsNUL($0.value) }
+        case let array as [Any]: array.contains(where: holdsNUL)
+        default: false
         }
     }
 }

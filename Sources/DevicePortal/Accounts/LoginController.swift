@@ -28,7 +28,7 @@ enum LoginController {
         let next = SafeRedirect.target(form.next)
         // Counted before the password is checked, so a lockout holds even for the right one.
         let attempt = try await RateLimiter(db: req.db).reserve([
-            .init(bucket: "signin:account:\(email.prefix(254))", rules: RateLimiter.signInPerAccountRules),
+            .init(bucket: "signin:account:\(email.clipped(to: 254))", rules: RateLimiter.signInPerAccountRules),
             .init(bucket: "signin:ip:\(req.clientIP ?? "unknown")", rules: RateLimiter.signInPerIPRules),
         ])
         if let retryAfter = attempt.retryAfter {
@@ -36,7 +36,7 @@ enum LoginController {
             try await AuditEvent.record(
                 .signInThrottled,
                 by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),
-                about: AuditSubject(userID: nil, label: String(email.prefix(254))), on: req.db)
+                about: AuditSubject(userID: nil, label: String(email.clipped(to: 254))), on: req.db)
             return try await page(
                 req, email: email, next: next,
                 error:
@@ -50,7 +50,7 @@ enum LoginController {
             try await AuditEvent.record(
                 .signInFailed,
                 by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),
-                about: AuditSubject(userID: found?.id, label: String(email.prefix(254))), on: req.db)
+                about: AuditSubject(userID: found?.id, label: String(email.clipped(to: 254))), on: req.db)
             // The same answer for an unknown email and a wrong password.
             return try await page(
                 req, email: email, next: next, error: "The email or the password is not right.", status: .unauthorized)

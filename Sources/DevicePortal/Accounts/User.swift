@@ -30,7 +30,7 @@ final class User: Model, @unchecked Sendable {
 
     /// A deliberately plain check: one `@`, a dotted domain, no spaces, at most 254 characters.
     static func isValid(email: String) -> Bool {
-        email.count <= 254 && email.wholeMatch(of: /[^@\s]+@[^@\s]+\.[^@\s]+/) != nil
+        email.fits(254) && !email.containsControlCharacters && email.wholeMatch(of: /[^@\s]+@[^@\s]+\.[^@\s]+/) != nil
     }
 
     static func find(email: String, on db: any Database) async throws -> User? {

@@ -21,7 +21,7 @@ struct CreateClientCommand: AsyncCommand {
         guard OAuthClient.isValid(clientID: clientID) else {
             throw CommandFailure("\"\(clientID)\" is not a valid client id: use 1 to 100 of A-Z a-z 0-9 . _ ~ : -")
         }
-        guard name.count <= 100 else { throw CommandFailure("The name must be at most 100 characters.") }
+        guard name.fits(100) else { throw CommandFailure("The name must be at most 100 characters.") }
         let db = context.application.db
         guard try await OAuthClient.find(clientID: clientID, on: db) == nil else {
             throw CommandFailure("A client with the id \(clientID) already exists.")

@@ -20,7 +20,7 @@ struct CreateOrganizationCommand: AsyncCommand {
             throw CommandFailure(
                 "\"\(slug)\" is not a valid slug: use 1 to 40 lowercase letters, digits and inner dashes.")
         }
-        guard name.count <= 100 else { throw CommandFailure("The name must be at most 100 characters.") }
+        guard name.fits(100) else { throw CommandFailure("The name must be at most 100 characters.") }
         let db = context.application.db
         guard try await Organization.find(slug: slug, on: db) == nil else {
             throw CommandFailure("An organization with the slug \(slug) already exists.")

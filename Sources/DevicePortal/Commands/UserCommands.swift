@@ -20,7 +20,7 @@ struct CreateUserCommand: AsyncCommand {
         let email = User.normalize(email: try signature.email.required("email"))
         let name = try signature.name.required("name")
         guard User.isValid(email: email) else { throw CommandFailure("\"\(email)\" is not a valid email address.") }
-        guard name.count <= 100 else { throw CommandFailure("The name must be at most 100 characters.") }
+        guard name.fits(100) else { throw CommandFailure("The name must be at most 100 characters.") }
         let db = context.application.db
         guard try await User.find(email: email, on: db) == nil else {
             throw CommandFailure("A user with the email \(email) already exists.")

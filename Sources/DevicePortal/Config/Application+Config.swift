@@ -35,6 +35,13 @@ extension Application {
 }
 
 extension Request {
-    /// The user agent, cut to a length that is safe to store and show.
-    var userAgent: String? { headers.first(name: .userAgent).map { String($0.prefix(300)) } }
+    /// The user agent, without control characters and cut to a length that is safe to store and show.
+    var userAgent: String? {
+        headers.first(name: .userAgent).map {
+            String(
+                String.UnicodeScalarView(
+                    $0.unicodeScalars.lazy.filter { $0.value >= 0x20 && !(0x7f...0x9f).contains($0.value) }.prefix(300))
+            )
+        }
+    }
 }

@@ -23,6 +23,36 @@ public enum DatabaseURL: Sendable, Equatable {
         }
     }
 
+    /// `?prepared_statements=true|false` of a PostgreSQL URL; `nil` when not given. A value
+    /// other than true or false is an error naming `DATABASE_URL`.
+    var preparedStatementsOption: Bool? {
+        get throws {
+            guard case .postgres(let raw) = self,
+                let item = URLComponents(string: raw)?.queryItems?.first(where: {
+                    $0.name == Self.preparedStatementsKey
+                })
+            else { return nil }
+            guard let value = item.value.flatMap(PortalConfig.parseBool) else {
+                throw ConfigurationError(
+                    variable: "DATABASE_URL", value: Self.redacted(raw),
+                    expected: "prepared_statements=true or prepared_statements=false in its query")
+            }
+            return value
+        }
+    }
+
+    /// The URL without the portal's own query option, which the driver does not know.
+    var withoutPreparedStatementsOption: DatabaseURL {
+        guard case .postgres(let raw) = self, var url = URLComponents(string: raw),
+            let items = url.queryItems, items.contains(where: { $0.name == Self.preparedStatementsKey })
+        else { return self }
+        let rest = items.filter { $0.name != Self.preparedStatementsKey }
+        url.queryItems = rest.isEmpty ? nil : rest
+        return url.string.map(DatabaseURL.postgres) ?? self
+    }
+
+    private static let preparedStatementsKey = "prepared_statements"
+
     /// Where the data lives, without any password, for messages and logs.
     var redactedDescription: String {
         switch self {

@@ -23,6 +23,9 @@ public struct PortalConfig: Sendable {
     public var deviceCodesPerIPPerMinute: Int
     /// PostgreSQL connections this instance may hold (shared out over its event loops).
     public var databasePoolSize: Int
+    /// Whether the hot paths keep named prepared statements on a PostgreSQL connection; `false`
+    /// behind a transaction pooler (PgBouncer), which hands each transaction another connection.
+    public var databasePreparedStatements: Bool
 
     public init(
         database: DatabaseURL = .sqliteFile("portal.sqlite"),
@@ -38,7 +41,8 @@ public struct PortalConfig: Sendable {
         trustedProxies: [IPRange] = [],
         metricsToken: String? = nil,
         deviceCodesPerIPPerMinute: Int = 30,
-        databasePoolSize: Int = 8
+        databasePoolSize: Int = 8,
+        databasePreparedStatements: Bool = true
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -54,6 +58,7 @@ public struct PortalConfig: Sendable {
         self.metricsToken = metricsToken
         self.deviceCodesPerIPPerMinute = deviceCodesPerIPPerMinute
         self.databasePoolSize = databasePoolSize
+        self.databasePreparedStatements = databasePreparedStatements
     }
 
     /// Reads the contract's variables; a bad value throws an error naming the variable.
@@ -61,9 +66,10 @@ public struct PortalConfig: Sendable {
         -> PortalConfig
     {
         let env = EnvironmentReader(read: read)
+        let database = try env.value(
+            "DATABASE_URL", default: DatabaseURL.sqliteFile("portal.sqlite"), parse: DatabaseURL.init)
         let config = PortalConfig(
-            database: try env.value(
-                "DATABASE_URL", default: DatabaseURL.sqliteFile("portal.sqlite"), parse: DatabaseURL.init),
+            database: database.withoutPreparedStatementsOption,
             publicBaseURL: try env.optional("PUBLIC_BASE_URL", parse: Self.parseBaseURL),
             deviceCodeTTL: try env.seconds("DEVICE_CODE_TTL", default: 900, within: 60...86_400),
             devicePollInterval: try env.seconds("DEVICE_POLL_INTERVAL", default: 5, within: 1...60),
@@ -82,7 +88,10 @@ public struct PortalConfig: Sendable {
             },
             databasePoolSize: try env.value("DATABASE_POOL_SIZE", default: 8) {
                 Int($0).flatMap { (1...1_000).contains($0) ? $0 : nil }
-            }
+            },
+            // `?prepared_statements=` in DATABASE_URL, where poolers' docs put it, wins.
+            databasePreparedStatements: try database.preparedStatementsOption
+                ?? env.value("DATABASE_PREPARED_STATEMENTS", default: true, parse: Self.parseBool)
         )
         if case .postgres = config.database, config.portalSecret == nil {
             // Every instance must share it, so none may invent its own.
@@ -185,6 +194,7 @@ struct EnvironmentReader {
         case "TRUSTED_PROXIES": "IP addresses or CIDR blocks separated by commas, e.g. 10.0.0.0/8,192.168.1.7"
         case "DEVICE_CODE_RATE_LIMIT": "a whole number of device codes per IP and minute from 0 (no limit) to 100000"
         case "DATABASE_POOL_SIZE": "a whole number of PostgreSQL connections per instance from 1 to 1000"
+        case "DATABASE_PREPARED_STATEMENTS": "true, or false behind a transaction pooler such as PgBouncer"
         case "METRICS_TOKEN": "at least 16 characters of letters, digits and -._~+/= (e.g. openssl rand -hex 32)"
         default: "a valid value"
         }

@@ -3,6 +3,7 @@ import FluentPostgresDriver
 import FluentSQLiteDriver
 import Foundation
 import SQLKit
+import Vapor
 
 /// A statement of a hot path, written once with `?1`, `?2`, … for its values: on PostgreSQL a
 /// prepared statement, which PostgresNIO prepares once on each connection under the type's name.
@@ -35,13 +36,28 @@ enum StatementValue: Sendable {
     }
 }
 
+/// Where the hot paths' statements run: the SQLite file's own reader and writer connections,
+/// when there are any, and whether PostgreSQL connections may keep named prepared statements
+/// (`DATABASE_PREPARED_STATEMENTS`; a transaction pooler such as PgBouncer keeps none).
+struct HotPath: Sendable {
+    let reader: SQLiteReader?
+    let writer: SQLiteWriter?
+    let preparesStatements: Bool
+}
+
+extension Application {
+    var hotPath: HotPath {
+        HotPath(reader: sqliteReader, writer: sqliteWriter, preparesStatements: config.databasePreparedStatements)
+    }
+}
+
 extension GuardStatement {
-    func firstRow(on db: any Database, reader: SQLiteReader?) async throws -> (any SQLRow)? {
+    func firstRow(on db: any Database, hotPath: HotPath) async throws -> (any SQLRow)? {
         if let postgres = db as? any PostgresDatabase {
-            return try await firstRow(on: postgres, logger: db.logger)
+            return try await firstRow(on: postgres, prepared: hotPath.preparesStatements, logger: db.logger)
         }
         guard let sqlite = db as? any SQLiteDatabase else { preconditionFailure("neither SQLite nor PostgreSQL") }
-        if let reader, case .success(let row) = Result(catching: { try readAtOnce(on: reader) }) {
+        if let reader = hotPath.reader, case .success(let row) = Result(catching: { try readAtOnce(on: reader) }) {
             return row
         }
         return try await sqlite.query(Self.onSQLite.sql, sqliteBinds).first?.sql()
@@ -90,25 +106,41 @@ extension HotPathStatement {
         return bindings
     }
 
-    /// A connection on which the statement fails is closed, so that the pool replaces it:
-    /// PostgresNIO can keep a failed preparation for the connection's life, failing every later
-    /// request on it (seen in the test suite after a table was briefly missing).
-    func firstRow(on postgres: any PostgresDatabase, logger: Logger) async throws -> (any SQLRow)? {
+    /// The first row, from a statement prepared once on the connection (`prepared`), or from an
+    /// unnamed one, which a transaction pooler can carry (it is parsed with every execution).
+    /// A connection on which a prepared statement fails for a reason that is not the request's
+    /// own data is closed, so that the pool replaces it: PostgresNIO can keep a failed preparation
+    /// for the connection's life, failing every later request on it.
+    func firstRow(on postgres: any PostgresDatabase, prepared: Bool, logger: Logger) async throws -> (any SQLRow)? {
         try await postgres.withConnection { connection in
             connection.eventLoop.makeFutureWithTask {
                 do {
                     var first: (any SQLRow)?
                     // Every row is read (there is at most one), so that the connection is left clean.
-                    for try await row in try await connection.execute(self, logger: logger) where first == nil {
-                        first = row
+                    if prepared {
+                        for try await row in try await connection.execute(self, logger: logger) where first == nil {
+                            first = row
+                        }
+                    } else {
+                        let query = PostgresQuery(unsafeSQL: Self.sql, binds: try makeBindings())
+                        for try await row in try await connection.query(query, logger: logger) where first == nil {
+                            first = row.sql()
+                        }
                     }
                     return first
                 } catch let error as PSQLError {
-                    try? await connection.close()
+                    if prepared, !Self.isDataError(error) { try? await connection.close() }
                     throw error
                 }
             }
         }.get()
+    }
+
+    /// SQLSTATE class 22 (data exception) and 23 (integrity constraint): the request's values,
+    /// which leave the connection as good as it was.
+    private static func isDataError(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
     func decodeRow(_ row: PostgresRow) throws -> any SQLRow { row.sql() }

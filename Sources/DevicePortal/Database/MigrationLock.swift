@@ -2,9 +2,11 @@ import FluentPostgresDriver
 import Vapor
 
 /// Instances (and commands) started at the same moment migrate one at a time: on PostgreSQL
-/// each first takes a session advisory lock on a connection of its own, held while it
-/// migrates; on SQLite an exclusive `flock` on a file beside the database. The others wait,
-/// then find nothing left to do.
+/// each first takes a transaction-scoped advisory lock on a connection of its own, in a
+/// transaction held open while it migrates (a transaction pooler such as PgBouncer keeps a
+/// transaction on one server connection, where a session lock could be taken on one and
+/// released on another); on SQLite an exclusive `flock` on a file beside the database. The
+/// others wait, then find nothing left to do.
 enum MigrationLock {
     /// An arbitrary key, the same for every instance ("DevPortl").
     static let key: Int64 = 0x4465_7650_6f72_746c
@@ -20,13 +22,15 @@ enum MigrationLock {
         let connection = try await PostgresConnection.connect(
             on: app.eventLoopGroup.any(), configuration: configuration, id: 0, logger: app.logger)
         do {
-            _ = try await connection.query("SELECT pg_advisory_lock(\(key))", logger: app.logger)
+            _ = try await connection.query("BEGIN", logger: app.logger)
+            _ = try await connection.query("SELECT pg_advisory_xact_lock(\(key))", logger: app.logger)
             try await body()
+            _ = try await connection.query("COMMIT", logger: app.logger)
         } catch {
+            // Closing the connection ends the transaction, which releases the lock.
             try? await connection.close()
             throw error
         }
-        // Closing the session releases the lock.
         try await connection.close()
     }
 }

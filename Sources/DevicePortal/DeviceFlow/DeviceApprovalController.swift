@@ -167,11 +167,11 @@ enum DeviceApprovalController {
         let signedIn = try req.requireSignedIn()
         try await AuditEvent.record(
             .wrongUserCode, by: .user(signedIn.userID, email: signedIn.email, from: req),
-            details: ["typed": String((typed ?? "").prefix(20))], on: req.db)
+            details: ["typed": (typed ?? "").clipped(to: 20)], on: req.db)
         return try await req.renderPage(
             "device/enter", title: "Connect a device",
             EnterPage(
-                userCode: String((typed ?? "").prefix(20)), csrfToken: try req.requireSignedIn().csrfToken,
+                userCode: (typed ?? "").clipped(to: 20), csrfToken: try req.requireSignedIn().csrfToken,
                 error: "That code is not valid. It may have expired or been used already; check it and try again."),
             status: .badRequest)
     }

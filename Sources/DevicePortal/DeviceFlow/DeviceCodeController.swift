@@ -39,7 +39,7 @@ enum DeviceCodeController {
         let form = try Form(req.oauthForm())
         let clientID = try requiredParameter(form.clientID, "client_id")
         // Scopes are accepted and ignored: tokens carry none.
-        if let scope = form.scope, scope.count > 1_000 {
+        if let scope = form.scope, !scope.fits(1_000) {
             throw JSONError.invalidRequest("Parameter scope is longer than 1000 characters.")
         }
         let deviceName = try Self.deviceName(form.deviceName)
@@ -88,7 +88,7 @@ enum DeviceCodeController {
     /// Trimmed, at most 100 characters, no control characters; empty means none.
     static func deviceName(_ raw: String?) throws -> String? {
         guard let name = raw?.trimmingCharacters(in: .whitespaces), !name.isEmpty else { return nil }
-        guard name.count <= maxDeviceNameLength else {
+        guard name.fits(maxDeviceNameLength) else {
             throw JSONError.invalidRequest("device_name is longer than \(maxDeviceNameLength) characters.")
         }
         guard !name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {

@@ -52,16 +52,16 @@ struct DevicePoll {
 
     /// Records a poll of the code with this hash by the public client with this `client_id`;
     /// `nil` when there is no such client, or no such unexchanged code of it. On PostgreSQL the
-    /// statement is prepared once per connection; with `writer` (a SQLite file) it runs on the
-    /// writer's connection, not one of `db`'s.
+    /// statement is prepared once per connection (unless `hotPath` says not to); on a SQLite file
+    /// it runs on the writer's connection, not one of `db`'s.
     static func record(
-        deviceCodeHash: String, clientID: String, at now: Date, on db: any Database, writer: SQLiteWriter? = nil
+        deviceCodeHash: String, clientID: String, at now: Date, on db: any Database, hotPath: HotPath
     ) async throws -> DevicePoll? {
         let statement = Statement(now: now, deviceCodeHash: deviceCodeHash, clientID: clientID)
         let row: (any SQLRow)?
         if let postgres = db as? any PostgresDatabase {
-            row = try await statement.firstRow(on: postgres, logger: db.logger)
-        } else if let writer {
+            row = try await statement.firstRow(on: postgres, prepared: hotPath.preparesStatements, logger: db.logger)
+        } else if let writer = hotPath.writer {
             row = try await writer.query(Statement.sqliteSQL, statement.sqliteBinds).first?.sql()
         } else {
             row = try await (db as! any SQLiteDatabase).query(Statement.sqliteSQL, statement.sqliteBinds).first?.sql()

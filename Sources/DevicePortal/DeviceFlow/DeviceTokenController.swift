@@ -51,7 +51,7 @@ enum DeviceTokenController {
         guard
             let poll = try await DevicePoll.record(
                 deviceCodeHash: OpaqueSecret.hash(deviceCode), clientID: clientID, at: now, on: req.db,
-                writer: req.application.sqliteWriter)
+                hotPath: req.application.hotPath)
         else {
             _ = try await OAuthClient.requirePublic(clientID, on: req.db)
             throw JSONError.invalidGrant("The device code is unknown, belongs to another client, or was already used.")

@@ -11,7 +11,7 @@ enum UserCode {
 
     /// Accepts any case, with or without the dash or spaces; `nil` when it cannot be a user code.
     static func normalize(_ input: String) -> String? {
-        guard input.count <= 32 else { return nil }
+        guard input.fits(32) else { return nil }
         let code = input.uppercased().filter { $0 != "-" && !$0.isWhitespace }
         guard code.count == length, code.allSatisfy(alphabet.contains) else { return nil }
         return code

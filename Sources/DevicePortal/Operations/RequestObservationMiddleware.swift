@@ -1,13 +1,14 @@
 import Vapor
 
 /// The outermost middleware: gives each request an id (in every log line of the request and
-/// in the `X-Request-Id` response header), counts it in the request metrics, and keeps the
-/// number of handlers running for `GracefulShutdown`.
+/// in the `X-Request-Id` response header), logs its method and path, counts it in the request
+/// metrics, and keeps the number of handlers running for `GracefulShutdown`.
 struct RequestObservationMiddleware: Middleware {
     func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         // Vapor adopts an incoming X-Request-Id; one a proxy made is kept, anything odd is replaced.
         let requestID = Self.isAcceptable(request.id) ? request.id : UUID().uuidString
         request.logger[metadataKey: "request-id"] = .string(requestID)
+        request.logger.info("\(request.method) \(Self.loggable(request.url.path))")
         let started = ContinuousClock.now
         let inFlight = request.application.requestsInFlight
         inFlight.started()
@@ -34,6 +35,14 @@ struct RequestObservationMiddleware: Middleware {
     static func routeLabel(_ request: Request) -> String {
         guard let route = request.route else { return "unrouted" }
         return "/" + route.path.map(\.description).joined(separator: "/")
+    }
+
+    /// The path as it was sent, still percent-encoded, with any byte outside printable ASCII
+    /// encoded too: a decoded line break would forge a line of the text log.
+    static func loggable(_ path: String) -> String {
+        guard !path.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else { return path }
+        return path.utf8.map { (0x21...0x7e).contains($0) ? String(UnicodeScalar($0)) : String(format: "%%%02X", $0) }
+            .joined()
     }
 
     static func isAcceptable(_ id: String) -> Bool {

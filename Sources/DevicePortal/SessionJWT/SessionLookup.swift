@@ -39,9 +39,9 @@ enum SessionLookup {
     }
 
     static func principal(
-        for jwt: SessionJWT.Verified, at now: Date, on db: any Database, reader: SQLiteReader?
+        for jwt: SessionJWT.Verified, at now: Date, on db: any Database, hotPath: HotPath
     ) async throws -> Principal {
-        let row = try await Statement(jwt: jwt, now: now).firstRow(on: db, reader: reader)
+        let row = try await Statement(jwt: jwt, now: now).firstRow(on: db, hotPath: hotPath)
         guard let row else { throw Failure.signedOut }
         guard let principal = try Principal(row: row, credential: .session(id: jwt.sessionID, expiresAt: jwt.expiresAt))
         else { throw Failure.notAMember }

@@ -44,9 +44,9 @@ enum APITokenLookup {
     /// `ip` is worked out only when the use is written, about once a minute.
     static func principal(
         token: String, at now: Date, recordUse: Bool = true, ip: @autoclosure () -> String? = nil,
-        on db: any Database, reader: SQLiteReader?
+        on db: any Database, hotPath: HotPath
     ) async throws -> Principal {
-        let row = try await Statement(tokenHash: OpaqueSecret.hash(token)).firstRow(on: db, reader: reader)
+        let row = try await Statement(tokenHash: OpaqueSecret.hash(token)).firstRow(on: db, hotPath: hotPath)
         let (principal, lastUsed) = try principal(from: row, at: now)
         if recordUse, isDue(lastUsed, at: now), case .apiToken(let tokenID, _) = principal.credential {
             try await markUsed(tokenID: tokenID, at: now, ip: ip(), on: db)

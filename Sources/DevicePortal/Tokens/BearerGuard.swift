@@ -43,15 +43,15 @@ struct BearerGuard: Middleware {
 enum CredentialCheck {
     static func principal(for credential: String, request: Request, asGuard: Bool) async throws -> Principal {
         let now = Date()
-        let reader = request.application.sqliteReader
+        let hotPath = request.application.hotPath
         do {
             if OpaqueSecret.isAPITokenShaped(credential) {
                 return try await APITokenLookup.principal(
                     token: credential, at: now, recordUse: asGuard, ip: asGuard ? request.clientIP : nil,
-                    on: request.db, reader: reader)
+                    on: request.db, hotPath: hotPath)
             }
             let jwt = try await SessionJWT.verify(credential, app: request.application, on: request.db, now: now)
-            return try await SessionLookup.principal(for: jwt, at: now, on: request.db, reader: reader)
+            return try await SessionLookup.principal(for: jwt, at: now, on: request.db, hotPath: hotPath)
         } catch {
             throw refused(error, request, counted: asGuard)
         }

@@ -56,6 +56,7 @@ struct PortalErrorMiddleware: Middleware {
         case .unsupportedMediaType: "unsupported_media_type"
         case .unprocessableEntity: "unprocessable"
         case .tooManyRequests: "too_many_requests"
+        case .serviceUnavailable: "temporarily_unavailable"
         case _ where status.code >= 500: "server_error"
         default: "invalid_request"
         }
@@ -82,6 +83,15 @@ struct PortalErrorMiddleware: Middleware {
                 status: abort.status, title: abort.status.reasonPhrase, message: message, headers: abort.headers)
         case is DecodingError:
             return .badRequest("The request could not be read.")
+        case _ where String(reflecting: type(of: error)).hasPrefix("MultipartKit."):
+            // The parser's own error type is private; any of its errors is a broken body.
+            return .badRequest("The upload could not be read: its multipart body is malformed.")
+        case _ where DatabaseOutage.isOutage(error):
+            logger.warning("database unavailable: \(String(reflecting: error))")
+            return PageError(
+                status: .serviceUnavailable, title: "Try again in a moment",
+                message: "The portal cannot reach its database right now. Try again in a few seconds.",
+                headers: ["Retry-After": String(DatabaseOutage.retryAfter)])
         default:
             logger.report(error: error)
             return PageError(

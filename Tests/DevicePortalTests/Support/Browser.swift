@@ -39,6 +39,12 @@ final class Browser {
         return try await send(.POST, path, body: form.body, contentType: MultipartForm.contentType)
     }
 
+    /// A POST of any body under any content type, as a hostile client sends it.
+    @discardableResult
+    func postRaw(_ path: String, _ body: String, contentType: String) async throws -> TestingHTTPResponse {
+        try await send(.POST, path, body: ByteBuffer(string: body), contentType: contentType)
+    }
+
     /// A POST from the page's script: no form, the CSRF token in `X-CSRF-Token`.
     @discardableResult
     func postFromScript(_ path: String, csrfToken: String? = nil) async throws -> TestingHTTPResponse {
