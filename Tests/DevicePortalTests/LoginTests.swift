@@ -174,6 +174,18 @@ struct LoginTests {
             // Another account from the same address is not locked by these five.
             try await Fixtures(app: app).user("bob@example.com", name: "Bob")
             #expect(try await Browser(app: app).signIn("bob@example.com").status == .seeOther)
+            // More refused attempts, and guesses at emails without an account, write no more rows.
+            let rows = try await AuditEvent.query(on: app.db).count()
+            for _ in 0..<3 { #expect(try await browser.signIn().status == .tooManyRequests) }
+            var failures = 0
+            for index in 0..<25 {
+                let answer = try await Browser(app: app).signIn(
+                    "nobody\(index)@example.com", password: "wrong password")
+                if answer.status == .unauthorized { failures += 1 }
+            }
+            #expect(failures < 25, "the per-IP limit engaged")
+            #expect(try await AuditEvent.query(on: app.db).filter(\.$kind == .signInThrottled).count() == 1)
+            #expect(try await AuditEvent.query(on: app.db).count() == rows + failures)
         }
     }
 

@@ -29,14 +29,11 @@ enum LoginController {
         // Counted before the password is checked, so a lockout holds even for the right one.
         let attempt = try await RateLimiter(db: req.db).reserve([
             .init(bucket: "signin:account:\(email.clipped(to: 254))", rules: RateLimiter.signInPerAccountRules),
-            .init(bucket: "signin:ip:\(req.clientIP ?? "unknown")", rules: RateLimiter.signInPerIPRules),
+            .init(bucket: "signin:ip:\(req.rateLimitIP)", rules: RateLimiter.signInPerIPRules),
         ])
         if let retryAfter = attempt.retryAfter {
             req.metrics.rateLimitRefusal(.signIn)
-            try await AuditEvent.record(
-                .signInThrottled,
-                by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),
-                about: AuditSubject(userID: nil, label: String(email.clipped(to: 254))), on: req.db)
+            try await auditLockout(of: email, req: req)
             return try await page(
                 req, email: email, next: next,
                 error:
@@ -81,6 +78,22 @@ enum LoginController {
     }
 
     /// Checks the password with bcrypt; for an unknown email (`user` nil) against a dummy hash.
+    /// A lockout is audited once per account and hour: refused attempts cost no write each, and
+    /// guesses at emails that have no account write nothing (the metric still counts them).
+    private static func auditLockout(of email: String, req: Request) async throws {
+        guard let user = try await User.find(email: email, on: req.db), let userID = user.id else { return }
+        let recent = try await AuditEvent.query(on: req.db)
+            .filter(\.$kind == .signInThrottled)
+            .filter(\.$subjectUserID == userID)
+            .filter(\.$occurredAt > Date().addingTimeInterval(-3_600))
+            .count()
+        guard recent == 0 else { return }
+        try await AuditEvent.record(
+            .signInThrottled,
+            by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),
+            about: AuditSubject(userID: userID, label: user.email), on: req.db)
+    }
+
     private static func passwordMatches(_ req: Request, user: User?, password: String) async throws -> Bool {
         guard !password.isEmpty, password.utf8.count <= Passwords.maxBytes else { return false }
         let hash = user?.passwordHash ?? req.application.dummyPasswordHash
@@ -96,7 +109,9 @@ enum LoginController {
         let response = try await req.renderPage(
             "login", title: "Sign in", LoginPage(email: email, next: next, csrfToken: csrfToken, error: error),
             status: status, headers: headers)
-        if let anonymous { response.cookies[CSRFMiddleware.cookieName] = anonymous.cookie }
+        if let anonymous {
+            response.cookies[CSRFMiddleware.cookieName(https: req.application.servesHTTPS)] = anonymous.cookie
+        }
         return response
     }
 }

@@ -146,7 +146,7 @@ enum DeviceApprovalController {
         let signedIn = try req.requireSignedIn()
         let attempt = try await RateLimiter(db: req.db).reserve([
             .init(bucket: "user-code:user:\(signedIn.userID)", rules: RateLimiter.wrongUserCodeRules),
-            .init(bucket: "user-code:ip:\(req.clientIP ?? "unknown")", rules: RateLimiter.wrongUserCodeRules),
+            .init(bucket: "user-code:ip:\(req.rateLimitIP)", rules: RateLimiter.wrongUserCodeRules),
         ])
         if let retryAfter = attempt.retryAfter {
             req.metrics.rateLimitRefusal(.wrongUserCode)

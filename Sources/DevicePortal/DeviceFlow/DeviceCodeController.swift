@@ -73,7 +73,7 @@ enum DeviceCodeController {
         guard perMinute > 0 else { return }
         let attempt = try await RateLimiter(db: req.db).reserve([
             .init(
-                bucket: "device-code:ip:\(req.clientIP ?? "unknown")",
+                bucket: "device-code:ip:\(req.rateLimitIP)",
                 rules: RateLimiter.deviceCodeRules(perMinute: perMinute))
         ])
         guard let retryAfter = attempt.retryAfter else { return }

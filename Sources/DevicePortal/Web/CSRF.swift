@@ -4,7 +4,9 @@ import Vapor
 /// `csrf_token` field, or `X-CSRF-Token` for JSON). Before sign-in, the sign-in form's
 /// token is checked against a cookie of its own (double submit).
 struct CSRFMiddleware: AsyncMiddleware {
-    static let cookieName = "portal_csrf"
+    /// Over https the pre-sign-in cookie is a `__Host-` cookie: the browser then refuses one set
+    /// by a sibling subdomain or over plain http, which could otherwise plant a known token.
+    static func cookieName(https: Bool) -> String { https ? "__Host-portal_csrf" : "portal_csrf" }
 
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         if request.method != .GET, request.method != .HEAD, !Self.isValid(request) {
@@ -15,6 +17,7 @@ struct CSRFMiddleware: AsyncMiddleware {
     }
 
     private static func isValid(_ request: Request) -> Bool {
+        let cookieName = cookieName(https: request.application.servesHTTPS)
         guard let expected = request.signedIn?.csrfToken ?? request.cookies[cookieName]?.string, !expected.isEmpty
         else { return false }
         // `WebFormMiddleware` has collected and checked the body.
@@ -27,9 +30,9 @@ struct CSRFMiddleware: AsyncMiddleware {
 
     /// The token for a form shown to someone not signed in, and the cookie that must match it.
     static func anonymousToken(for request: Request) -> (token: String, cookie: HTTPCookies.Value) {
+        let existing = request.cookies[cookieName(https: request.application.servesHTTPS)]?.string
         let token =
-            request.cookies[cookieName]?.string.filter(\.isHexDigit).count == 64
-            ? request.cookies[cookieName]!.string : OpaqueSecret.hex()
+            existing.flatMap { $0.utf8.count == 64 && $0.allSatisfy(\.isHexDigit) ? $0 : nil } ?? OpaqueSecret.hex()
         let cookie = HTTPCookies.Value(
             string: token, maxAge: 3600, path: "/", isSecure: request.application.servesHTTPS, isHTTPOnly: true,
             sameSite: .strict)

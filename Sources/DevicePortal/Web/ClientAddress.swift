@@ -15,6 +15,17 @@ enum ClientAddress {
         return client
     }
 
+    /// What a per-IP rate limit counts: an IPv4 address, or an IPv6 address's /64, since one
+    /// host is usually handed a whole /64 and could rotate through it past any per-address limit.
+    static func rateLimitKey(_ address: String?) -> String {
+        guard let address, let bytes = IPRange.bytes(of: address) else { return address ?? "unknown" }
+        guard bytes.count == 16 else { return address }
+        let groups = stride(from: 0, to: 8, by: 2).map {
+            String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+        }
+        return groups.joined(separator: ":") + "::/64"
+    }
+
     private static func isTrusted(_ address: String, _ trusted: [IPRange]) -> Bool {
         trusted.contains { $0.contains(address) }
     }
@@ -27,4 +38,7 @@ extension Request {
             peer: remoteAddress?.ipAddress, forwardedFor: headers[.xForwardedFor],
             trusted: application.config.trustedProxies)
     }
+
+    /// The client as the per-IP rate limits count it.
+    var rateLimitIP: String { ClientAddress.rateLimitKey(clientIP) }
 }
