@@ -18,6 +18,11 @@ let package = Package(
         .package(url: "https://github.com/vapor/fluent.git", from: "4.13.0"),
         .package(url: "https://github.com/vapor/fluent-sqlite-driver.git", from: "4.9.0"),
         .package(url: "https://github.com/vapor/fluent-postgres-driver.git", from: "2.14.0"),
+        // Named although fluent-sqlite-driver brings it: PortalDatabase's SQLiteReader calls the
+        // SQLite that sqlite-nio compiles in (its `VaporCSQLite` target, symbols `sqlite_nio_…`),
+        // which is not a public product. Kept to the minor version tested here, so that a release
+        // renaming those symbols cannot reach a fresh clone unnoticed.
+        .package(url: "https://github.com/vapor/sqlite-nio.git", .upToNextMinor(from: "1.13.2")),
         .package(url: "https://github.com/vapor/leaf.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/jwt.git", from: "5.2.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -38,6 +43,19 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "CMagic",
+                "PortalDatabase",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The hand-tuned database access of the hot paths: the guard's read-only SQLite
+        // connections, the poll's SQLite writer, statements written once for SQLite and
+        // PostgreSQL (prepared or unnamed), and what counts as the database being away.
+        .target(
+            name: "PortalDatabase",
+            dependencies: [
+                .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
+                .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -60,6 +78,7 @@ let package = Package(
             dependencies: [
                 "DevicePortal",
                 "DevicePortalClient",
+                "PortalDatabase",
                 "portal",
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),

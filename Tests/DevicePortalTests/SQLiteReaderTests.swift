@@ -4,6 +4,7 @@ import Testing
 import VaporTesting
 
 @testable import DevicePortal
+@testable import PortalDatabase
 
 @Suite("The guard's SQLite reader")
 struct SQLiteReaderTests {

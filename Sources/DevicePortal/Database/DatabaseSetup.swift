@@ -1,6 +1,7 @@
 import Fluent
 import FluentPostgresDriver
 import FluentSQLiteDriver
+import PortalDatabase
 import Vapor
 
 extension Application {

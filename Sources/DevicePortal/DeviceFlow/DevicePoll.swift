@@ -2,6 +2,7 @@ import Fluent
 import FluentPostgresDriver
 import FluentSQLiteDriver
 import Foundation
+import PortalDatabase
 import SQLKit
 
 /// One poll of the token endpoint, recorded and judged by a single conditional statement:

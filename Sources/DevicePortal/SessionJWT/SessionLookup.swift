@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import PortalDatabase
 import SQLKit
 
 /// The guard's query for a verified session JWT: the web session must still exist (signing

@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import PortalDatabase
 import SQLKit
 
 /// The guard's query for an API token: one indexed lookup by hash that also reads the

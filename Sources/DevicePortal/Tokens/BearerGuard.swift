@@ -1,3 +1,4 @@
+import PortalDatabase
 import Vapor
 
 /// The guard of every protected route: `Authorization: Bearer <credential>` → a `Principal`.

@@ -1,3 +1,4 @@
+import PortalDatabase
 import Vapor
 
 /// Turns every error into the answer its caller can read: JSON for the API and OAuth

@@ -1,5 +1,5 @@
 import FluentSQLiteDriver
-import Vapor
+import NIOPosix
 
 /// A SQLite connection of its own, on a thread of its own, for the write every poll makes.
 ///
@@ -9,7 +9,7 @@ import Vapor
 /// of polling). Polls sent here queue on this connection's thread instead and run back to back,
 /// in memory, while reads keep sqlite-kit's connections. An in-process lock around the update
 /// was slower: it also held the thread hops of each query.
-final class SQLiteWriter: Sendable {
+package final class SQLiteWriter: Sendable {
     private let connection: SQLiteConnection
     private let thread: NIOThreadPool
 
@@ -18,12 +18,12 @@ final class SQLiteWriter: Sendable {
         self.thread = thread
     }
 
-    func query(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteRow] {
+    package func query(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteRow] {
         try await connection.query(sql, binds)
     }
 
     /// Opens the file with the settings of sqlite-kit's connections and `tuneSQLite`.
-    static func open(path: String, on eventLoop: any EventLoop, logger: Logger) async throws -> SQLiteWriter {
+    package static func open(path: String, on eventLoop: any EventLoop, logger: Logger) async throws -> SQLiteWriter {
         let thread = NIOThreadPool(numberOfThreads: 1)
         thread.start()
         do {
@@ -39,21 +39,8 @@ final class SQLiteWriter: Sendable {
         }
     }
 
-    func close() async {
+    package func close() async {
         try? await connection.close()
         try? await thread.shutdownGracefully()
-    }
-}
-
-extension Application {
-    private struct SQLiteWriterKey: StorageKey {
-        typealias Value = SQLiteWriter
-    }
-
-    /// The poll's connection when the database is a SQLite file; `nil` otherwise (an in-memory
-    /// database is private to one connection, and PostgreSQL's row locks need none of this).
-    var sqliteWriter: SQLiteWriter? {
-        get { storage[SQLiteWriterKey.self] }
-        set { storage[SQLiteWriterKey.self] = newValue }
     }
 }

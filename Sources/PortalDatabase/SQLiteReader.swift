@@ -1,7 +1,6 @@
 import FluentSQLiteDriver
 import Foundation
 import NIOConcurrencyHelpers
-import Vapor
 // The SQLite that sqlite-nio compiles in (its symbols prefixed `sqlite_nio_`). It must be that
 // one: two copies of SQLite in one process release each other's POSIX locks on the same file.
 import VaporCSQLite
@@ -16,38 +15,38 @@ import VaporCSQLite
 /// reader in WAL mode does not wait for the writer; it has no busy handler, so it never sleeps
 /// on the caller's thread (`GuardStatement` runs the statement through sqlite-kit when the
 /// reader fails).
-final class SQLiteReader: Sendable {
+package final class SQLiteReader: Sendable {
     /// A statement's text, prepared once on each connection that runs it.
-    final class Statement: Sendable {
-        let sql: String
+    package final class Statement: Sendable {
+        package let sql: String
 
-        init(_ sql: String) {
+        package init(_ sql: String) {
             self.sql = sql
         }
     }
 
     /// A read never suspends, so there are never more connections than threads that read at once.
     private struct Pool {
-        var idle: [Connection] = []
-        var closed = false
+        package var idle: [Connection] = []
+        package var closed = false
         /// After a failure the reader rests a while, so that a reader that cannot work costs
         /// neither an attempt nor a log line per request.
-        var restingUntil: ContinuousClock.Instant?
+        package var restingUntil: ContinuousClock.Instant?
     }
 
-    static let rest = Duration.seconds(10)
+    package static let rest = Duration.seconds(10)
     private let path: String
     private let logger: Logger
     private let pool = NIOLockedValueBox(Pool())
 
-    init(path: String, logger: Logger) {
+    package init(path: String, logger: Logger) {
         self.path = path
         self.logger = logger
     }
 
     /// The first row of `statement` with `binds` (in order, `?1`, `?2`, …), read on this thread.
     /// Throws when SQLite fails (busy, or anything else) and, for `rest` after that, at once.
-    func read(_ statement: Statement, _ binds: [SQLiteData]) throws -> Row? {
+    package func read(_ statement: Statement, _ binds: [SQLiteData]) throws -> Row? {
         let now = ContinuousClock.now
         let idle = try pool.withLockedValue { pool in
             if let until = pool.restingUntil, now < until { throw Failure.resting }
@@ -73,7 +72,7 @@ final class SQLiteReader: Sendable {
     }
 
     /// Closes the idle connections; one in use is closed when it is given back.
-    func close() {
+    package func close() {
         let idle = pool.withLockedValue { pool in
             pool.closed = true
             defer { pool.idle = [] }
@@ -85,13 +84,13 @@ final class SQLiteReader: Sendable {
     /// What the idle connections did, for tests and diagnostics: statements prepared, and
     /// prepared again by SQLite itself (which a statement that lets the planner see its values
     /// does on every new value).
-    struct Statistics: Equatable {
-        var connections = 0
-        var prepared = 0
-        var reprepared = 0
+    package struct Statistics: Equatable {
+        package var connections = 0
+        package var prepared = 0
+        package var reprepared = 0
     }
 
-    var statistics: Statistics {
+    package var statistics: Statistics {
         pool.withLockedValue { pool in
             pool.idle.reduce(into: Statistics()) { total, connection in
                 total.connections += 1
@@ -103,13 +102,13 @@ final class SQLiteReader: Sendable {
         }
     }
 
-    struct Failure: Error, Equatable, CustomStringConvertible {
-        let code: Int32
-        let message: String
+    package struct Failure: Error, Equatable, CustomStringConvertible {
+        package let code: Int32
+        package let message: String
 
-        var description: String { "SQLite error \(code): \(message)" }
+        package var description: String { "SQLite error \(code): \(message)" }
 
-        static let resting = Failure(code: SQLITE_BUSY, message: "resting after a failure")
+        package static let resting = Failure(code: SQLITE_BUSY, message: "resting after a failure")
     }
 }
 
@@ -122,7 +121,7 @@ extension SQLiteReader {
         private(set) var prepared: [ObjectIdentifier: (key: Statement, statement: OpaquePointer, columns: Columns)] =
             [:]
 
-        init(path: String) throws {
+        package init(path: String) throws {
             // No mutex of SQLite's own (one thread at a time) and no busy handler (busy → fallback).
             let flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
             let status = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
@@ -132,7 +131,7 @@ extension SQLiteReader {
             }
         }
 
-        func firstRow(_ statement: Statement, _ binds: [SQLiteData]) throws -> Row? {
+        package func firstRow(_ statement: Statement, _ binds: [SQLiteData]) throws -> Row? {
             let (handle, columns) = try prepare(statement)
             defer {
                 sqlite_nio_sqlite3_reset(handle)
@@ -204,7 +203,7 @@ extension SQLiteReader {
                 message: handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "")
         }
 
-        func close() {
+        package func close() {
             prepared.values.forEach { sqlite_nio_sqlite3_finalize($0.statement) }
             prepared = [:]
             sqlite_nio_sqlite3_close(handle)
@@ -218,32 +217,32 @@ extension SQLiteReader {
 
 extension SQLiteReader {
     /// A statement's column names and their positions, worked out when it is prepared.
-    final class Columns: Sendable {
-        let count: Int
+    package final class Columns: Sendable {
+        package let count: Int
         private let positions: [String: Int]
 
-        init(_ names: [String]) {
+        package init(_ names: [String]) {
             count = names.count
             positions = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         }
 
-        func position(of name: String) -> Int? { positions[name] }
-        var names: [String] { positions.sorted { $0.value < $1.value }.map(\.key) }
+        package func position(of name: String) -> Int? { positions[name] }
+        package var names: [String] { positions.sorted { $0.value < $1.value }.map(\.key) }
     }
 
     /// A row read as an `SQLRow`: the types the guard reads are converted directly, not through
     /// sqlite-kit's `Codable` decoder, whose dynamic casts cost as much as the conversions.
-    struct Row: SQLRow {
-        let columns: Columns
-        let values: [SQLiteData]
+    package struct Row: SQLRow {
+        package let columns: Columns
+        package let values: [SQLiteData]
 
-        var allColumns: [String] { columns.names }
+        package var allColumns: [String] { columns.names }
 
-        func contains(column: String) -> Bool { columns.position(of: column) != nil }
+        package func contains(column: String) -> Bool { columns.position(of: column) != nil }
 
-        func decodeNil(column: String) throws -> Bool { try data(column) == .null }
+        package func decodeNil(column: String) throws -> Bool { try data(column) == .null }
 
-        func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        package func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
             let data = try data(column)
             let value: Any?
             switch type {
@@ -267,21 +266,8 @@ extension SQLiteReader {
             return values[position]
         }
 
-        struct MissingColumn: Error {
+        package struct MissingColumn: Error {
             let column: String
         }
-    }
-}
-
-extension Application {
-    private struct SQLiteReaderKey: StorageKey {
-        typealias Value = SQLiteReader
-    }
-
-    /// The guard's reader when the database is a SQLite file; `nil` otherwise (an in-memory
-    /// database is private to one connection).
-    var sqliteReader: SQLiteReader? {
-        get { storage[SQLiteReaderKey.self] }
-        set { storage[SQLiteReaderKey.self] = newValue }
     }
 }

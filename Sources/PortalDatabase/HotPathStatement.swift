@@ -3,11 +3,10 @@ import FluentPostgresDriver
 import FluentSQLiteDriver
 import Foundation
 import SQLKit
-import Vapor
 
 /// A statement of a hot path, written once with `?1`, `?2`, … for its values: on PostgreSQL a
 /// prepared statement, which PostgresNIO prepares once on each connection under the type's name.
-protocol HotPathStatement: PostgresPreparedStatement where Row == any SQLRow {
+package protocol HotPathStatement: PostgresPreparedStatement where Row == any SQLRow {
     var values: [StatementValue] { get }
 }
 
@@ -17,17 +16,17 @@ protocol HotPathStatement: PostgresPreparedStatement where Row == any SQLRow {
 ///
 /// A conforming type makes `sql` and `onSQLite` once, from one text, with `StatementText.postgres`
 /// and `StatementText.sqlite`.
-protocol GuardStatement: HotPathStatement {
+package protocol GuardStatement: HotPathStatement {
     static var onSQLite: SQLiteReader.Statement { get }
 }
 
-enum StatementValue: Sendable {
+package enum StatementValue: Sendable {
     case text(String)
     case uuid(UUID)
     case date(Date)
 
     /// As sqlite-kit stores them: UUIDs as upper-case text, dates as seconds since 1970.
-    var sqliteData: SQLiteData {
+    package var sqliteData: SQLiteData {
         switch self {
         case .text(let text): .text(text)
         case .uuid(let uuid): .text(uuid.uuidString)
@@ -39,20 +38,20 @@ enum StatementValue: Sendable {
 /// Where the hot paths' statements run: the SQLite file's own reader and writer connections,
 /// when there are any, and whether PostgreSQL connections may keep named prepared statements
 /// (`DATABASE_PREPARED_STATEMENTS`; a transaction pooler such as PgBouncer keeps none).
-struct HotPath: Sendable {
-    let reader: SQLiteReader?
-    let writer: SQLiteWriter?
-    let preparesStatements: Bool
-}
+package struct HotPath: Sendable {
+    package let reader: SQLiteReader?
+    package let writer: SQLiteWriter?
+    package let preparesStatements: Bool
 
-extension Application {
-    var hotPath: HotPath {
-        HotPath(reader: sqliteReader, writer: sqliteWriter, preparesStatements: config.databasePreparedStatements)
+    package init(reader: SQLiteReader?, writer: SQLiteWriter?, preparesStatements: Bool) {
+        self.reader = reader
+        self.writer = writer
+        self.preparesStatements = preparesStatements
     }
 }
 
 extension GuardStatement {
-    func firstRow(on db: any Database, hotPath: HotPath) async throws -> (any SQLRow)? {
+    package func firstRow(on db: any Database, hotPath: HotPath) async throws -> (any SQLRow)? {
         if let postgres = db as? any PostgresDatabase {
             return try await firstRow(on: postgres, prepared: hotPath.preparesStatements, logger: db.logger)
         }
@@ -64,19 +63,19 @@ extension GuardStatement {
     }
 
     /// Read on this thread; throws when the reader cannot read (it then logs and rests).
-    func readAtOnce(on reader: SQLiteReader) throws -> SQLiteReader.Row? {
+    package func readAtOnce(on reader: SQLiteReader) throws -> SQLiteReader.Row? {
         try reader.read(Self.onSQLite, sqliteBinds)
     }
 }
 
 /// A statement's text for each database, from one written with `?1`, `?2`, ….
-enum StatementText {
+package enum StatementText {
     /// `$1`, `$2`, …
-    static func postgres(_ text: String) -> String { replacingPlaceholders(in: text, with: "$") }
+    package static func postgres(_ text: String) -> String { replacingPlaceholders(in: text, with: "$") }
 
     /// `+?1`, not `?1`: SQLite's planner looks into a bare parameter's value, and then every
     /// new value expires the statement, so that each read would prepare it again.
-    static func sqlite(_ text: String) -> String { replacingPlaceholders(in: text, with: "+?") }
+    package static func sqlite(_ text: String) -> String { replacingPlaceholders(in: text, with: "+?") }
 
     private static func replacingPlaceholders(in text: String, with mark: String) -> String {
         var result = ""
@@ -92,9 +91,9 @@ enum StatementText {
 }
 
 extension HotPathStatement {
-    var sqliteBinds: [SQLiteData] { values.map(\.sqliteData) }
+    package var sqliteBinds: [SQLiteData] { values.map(\.sqliteData) }
 
-    func makeBindings() throws -> PostgresBindings {
+    package func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: values.count)
         for value in values {
             switch value {
@@ -111,7 +110,9 @@ extension HotPathStatement {
     /// A connection on which a prepared statement fails for a reason that is not the request's
     /// own data is closed, so that the pool replaces it: PostgresNIO can keep a failed preparation
     /// for the connection's life, failing every later request on it.
-    func firstRow(on postgres: any PostgresDatabase, prepared: Bool, logger: Logger) async throws -> (any SQLRow)? {
+    package func firstRow(on postgres: any PostgresDatabase, prepared: Bool, logger: Logger) async throws -> (
+        any SQLRow
+    )? {
         try await postgres.withConnection { connection in
             connection.eventLoop.makeFutureWithTask {
                 do {
@@ -143,5 +144,5 @@ extension HotPathStatement {
         return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> any SQLRow { row.sql() }
+    package func decodeRow(_ row: PostgresRow) throws -> any SQLRow { row.sql() }
 }

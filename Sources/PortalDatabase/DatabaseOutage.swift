@@ -6,11 +6,11 @@ import NIOPosix
 /// Whether an error means the database cannot be used right now (down, restarting, out of
 /// connections, locked), as opposed to a request's own mistake: such a request is answered
 /// 503 with `Retry-After`, and the pool reconnects by itself once the database is back.
-enum DatabaseOutage {
+package enum DatabaseOutage {
     /// Seconds a client is asked to wait.
-    static let retryAfter = 5
+    package static let retryAfter = 5
 
-    static func isOutage(_ error: any Error) -> Bool {
+    package static func isOutage(_ error: any Error) -> Bool {
         switch error {
         case let error as PSQLError:
             switch error.code {
