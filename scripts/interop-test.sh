@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Out-of-process interop tests: a third-party OAuth client (Authlib, oauthlib) and a headless
 # Chromium drive the device flow against a real `portal serve` (SQLite); the CLI tests run the
-# executable; the multi-instance tests run three `portal serve` on one PostgreSQL database, so run
-# this inside scripts/with-postgres.sh (they fail without a postgres:// DATABASE_URL):
+# executable; the multi-instance tests run three `portal serve` on one PostgreSQL database; a
+# hostile-request fuzzer hits every page, form, upload, OAuth and API route on SQLite and on
+# PostgreSQL (test_fuzz_pages.py); the outage test stops and starts the PostgreSQL cluster under
+# load (test_database_outage.py). So run this inside scripts/with-postgres.sh (the PostgreSQL
+# tests fail without a postgres:// DATABASE_URL):
 #   scripts/with-postgres.sh bash scripts/interop-test.sh
+# Extra arguments go to pytest, e.g. the PostgreSQL tests only, through PgBouncer:
+#   scripts/with-postgres.sh scripts/with-pgbouncer.sh bash scripts/interop-test.sh -m postgres
+# or one part: ... bash scripts/interop-test.sh -k fuzz_pages   (FUZZ_PAGES_REQUESTS, _SECONDS, _SEED)
 # Assumes the debug build exists (the main test script builds first); override with PORTAL_BIN.
 set -euo pipefail
 
@@ -29,9 +35,9 @@ fi
 # Python tools in a private venv, installed once (Authlib, oauthlib, Selenium, PyJWT, Schemathesis...).
 source "$ROOT/scripts/python-venv.sh"
 
-# Screenshots for a human to look at, outside the repository.
+# Screenshots and the fuzzer's findings (fuzz-pages-*.json) for a human to look at, outside the repository.
 export INTEROP_ARTIFACTS="${INTEROP_ARTIFACTS:-$(mktemp -d "${TMPDIR:-/tmp}/portal-interop-shots.XXXXXX")}"
-echo "interop-test: screenshots go to $INTEROP_ARTIFACTS"
+echo "interop-test: screenshots and fuzzer reports go to $INTEROP_ARTIFACTS"
 
 # -p no:cacheprovider: leave no .pytest_cache behind in the repository.
 exec "$PY" -m pytest -q -p no:cacheprovider -rfEs Tests/interop "$@"

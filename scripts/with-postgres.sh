@@ -2,7 +2,14 @@
 # Runs a command against a throwaway PostgreSQL 15 cluster: a temporary directory, loopback
 # only, trust auth for the one local user; stopped and removed afterwards, whatever happens.
 #   scripts/with-postgres.sh swift test --skip-build
-# The command sees DATABASE_URL=postgres://portal@127.0.0.1:PORT/portal.
+# The command sees DATABASE_URL=postgres://portal@127.0.0.1:PORT/portal, the same URL as
+# POSTGRES_ADMIN_URL (where createdb and dropdb go, even when scripts/with-pgbouncer.sh later
+# points DATABASE_URL at PgBouncer), and, for a test that stops and starts the cluster itself
+# (Tests/interop/test_database_outage.py), PGBIN, PGDATA_DIR and PGLOG_FILE:
+#   su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGDATA_DIR -m fast -w stop"
+#   su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGDATA_DIR -l $PGLOG_FILE -w start"
+# (without su when not root). The port and the other settings are in the cluster's
+# postgresql.conf, so a plain `pg_ctl start` brings back the same server.
 set -euo pipefail
 
 PGBIN=/usr/lib/postgresql/15/bin
@@ -24,9 +31,19 @@ stop() {
 trap stop EXIT
 
 as_postgres "$PGBIN/initdb -D $DIR/data -U portal --auth=trust -E UTF8" >/dev/null
-as_postgres "$PGBIN/pg_ctl -D $DIR/data -l $DIR/log -w -o \"-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off\" start" >/dev/null
+as_postgres "cat >> $DIR/data/postgresql.conf" <<CONF
+# scripts/with-postgres.sh
+port = $PORT
+unix_socket_directories = '$DIR'
+listen_addresses = '127.0.0.1'
+max_connections = 200
+fsync = off
+CONF
+as_postgres "$PGBIN/pg_ctl -D $DIR/data -l $DIR/log -w start" >/dev/null
 as_postgres "$PGBIN/createdb -h 127.0.0.1 -p $PORT -U portal portal"
 
 export DATABASE_URL="postgres://portal@127.0.0.1:$PORT/portal"
-echo "with-postgres: PostgreSQL 15 on 127.0.0.1:$PORT"
+export POSTGRES_ADMIN_URL="$DATABASE_URL"
+export PGBIN PGDATA_DIR="$DIR/data" PGLOG_FILE="$DIR/log"
+echo "with-postgres: PostgreSQL 15 on 127.0.0.1:$PORT (data in $PGDATA_DIR)"
 "$@"

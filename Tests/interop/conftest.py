@@ -1,12 +1,20 @@
 """The servers the interop tests talk to, started with the real `portal` executable and
 seeded with its admin commands:
 - `portal`: one `portal serve` on a fresh SQLite database, for the whole session;
-- `cluster`: three `portal serve` on one fresh PostgreSQL database (the one DATABASE_URL names,
-  as scripts/with-postgres.sh sets it), started at the same moment, for the multi-instance tests.
-Both are stopped at the end."""
+- `cluster`: three `portal serve` on one fresh PostgreSQL database (in the cluster DATABASE_URL
+  names, as scripts/with-postgres.sh sets it), started at the same moment, for the multi-instance
+  tests.
+Both are stopped at the end. Every server is watched: one that dies fails the test during which it
+died, with its exit code and the end of its log (see `pytest_runtest_makereport`).
+
+Tests that need PostgreSQL get the `postgres` marker (from the fixtures they use), so that
+scripts/test can run them a second time through PgBouncer (scripts/with-pgbouncer.sh):
+`-m postgres`. There DATABASE_URL points at PgBouncer and POSTGRES_ADMIN_URL at PostgreSQL itself,
+for createdb and dropdb (PgBouncer cannot create databases)."""
 
 import dataclasses
 import os
+import signal
 import secrets
 import shutil
 import socket
@@ -14,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlencode, urlparse
 
 import pytest
 import requests
@@ -26,24 +34,54 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_VARS = ("DATABASE_URL", "PUBLIC_BASE_URL", "DEVICE_CODE_TTL", "DEVICE_POLL_INTERVAL",
                  "TOKEN_TTL", "SESSION_JWT_TTL", "PORTAL_NAME", "PORTAL_SECRET",
                  "TRUSTED_PROXIES", "METRICS_TOKEN", "AUTO_MIGRATE", "DEVICE_CODE_RATE_LIMIT",
-                 "LOG_FORMAT")
-# The PostgreSQL that scripts/with-postgres.sh started, read before any environment is stripped.
+                 "LOG_FORMAT", "DATABASE_PREPARED_STATEMENTS", "DATABASE_POOL_SIZE")
+# The PostgreSQL that scripts/with-postgres.sh started (or PgBouncer in front of it, from
+# scripts/with-pgbouncer.sh), read before any environment is stripped.
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
-PG_BIN = "/usr/lib/postgresql/15/bin"  # as in scripts/with-postgres.sh
+# Where createdb and dropdb go: PostgreSQL itself, even when the servers go through PgBouncer.
+POSTGRES_ADMIN_URL = os.environ.get("POSTGRES_ADMIN_URL", POSTGRES_URL)
+PG_BIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")  # as in scripts/with-postgres.sh
+# Fixtures that mean a test runs on PostgreSQL (the `postgres` marker).
+POSTGRES_FIXTURES = {"postgres_database", "cluster", "new_postgres_database"}
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """This suite must never pass by skipping: a skipped test counts as a failure. A failed
-    multi-instance test shows the end of every server's log."""
+    """This suite must never pass by skipping: a skipped test counts as a failure. A server that
+    died fails the test during which it died (or that test's teardown), with its exit code and
+    log tail: a crash must be pinned on the test that caused it, not found at the end of the
+    session. A failed multi-instance test shows the end of every server's log."""
     outcome = yield
     report = outcome.get_result()
     if report.skipped:
         report.outcome = "failed"
         report.longrepr = f"skipped tests are not allowed in the interop suite: {report.longrepr}"
+    dead = Server.newly_dead()
+    if dead:
+        report.outcome = "failed"
+        deaths = "\n".join(f"portal serve on {server.base_url} ({server.log_path}) died with exit code "
+                           f"{server.died_with}{_signal_name(server.died_with)}; its log ends:\n"
+                           f"{server.log_tail()}" for server in dead)
+        report.longrepr = f"{report.longrepr}\n\n{deaths}" if report.longrepr else deaths
     cluster = item.funcargs.get("cluster") if hasattr(item, "funcargs") else None
     if report.failed and isinstance(cluster, Cluster):
         report.sections.append(("portal serve logs", cluster.log_tails()))
+
+
+def _signal_name(code) -> str:
+    if isinstance(code, int) and code < 0:
+        try:
+            return f" ({signal.Signals(-code).name})"
+        except ValueError:
+            return ""
+    return ""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks every test that runs on PostgreSQL, by the fixtures it uses."""
+    for item in items:
+        if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
 
 
 def _free_port() -> int:
@@ -99,18 +137,42 @@ def _portal_info(port: int) -> Portal:
 
 
 class Server:
-    """One `portal serve` on 127.0.0.1, its output in a log file."""
+    """One `portal serve` on 127.0.0.1, its output in a log file. Every one started is watched
+    until `stop()` (or until a test that stops it on purpose calls `expect_exit()`)."""
+
+    watched: list["Server"] = []
 
     def __init__(self, env: dict, port: int, log_path: Path):
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
+        self.died_with = None  # the exit code of a death nobody asked for, once seen
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [_portal_bin(), "serve", "--hostname", "127.0.0.1", "--port", str(port)],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        Server.watched.append(self)
+
+    def expect_exit(self):
+        """The test is about to stop this server itself (a signal): its exit is no crash."""
+        if self in Server.watched:
+            Server.watched.remove(self)
+
+    @classmethod
+    def newly_dead(cls) -> list["Server"]:
+        """The watched servers that have exited since the last look; each is reported once."""
+        dead = [server for server in cls.watched if server.process.poll() is not None]
+        for server in dead:
+            server.died_with = server.process.returncode
+            cls.watched.remove(server)
+        return dead
 
     def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:]
+        """The end of the log; what `stop()` last read if the file is gone (its directory removed)."""
+        try:
+            self._last_log = self.log_path.read_text(errors="replace")[-20000:]
+        except OSError:
+            pass
+        return getattr(self, "_last_log", "(no log)")[-chars:]
 
     def wait_ready(self, paths=("/healthz",), timeout: float = 60):
         """Waits until every path answers 200; fails with the log if the server exits or not in time."""
@@ -133,6 +195,11 @@ class Server:
     def stop(self):
         """Terminates the server; returns its exit code if it had died by itself, else None."""
         died = self.process.poll()
+        self.log_tail()  # kept for a report after the log's directory is removed
+        if died is not None and self in Server.watched:
+            self.died_with = died  # the hook reports it for the test being torn down
+        else:
+            self.expect_exit()
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
@@ -173,26 +240,69 @@ class Cluster:
 
 
 def _postgres_tool(tool: str, *args):
-    """createdb or dropdb, run against the cluster DATABASE_URL points at."""
+    """createdb or dropdb, run against PostgreSQL itself (POSTGRES_ADMIN_URL, else DATABASE_URL)."""
     path = shutil.which(tool, path=f"{PG_BIN}:{os.environ.get('PATH', '')}")
     assert path, f"no {tool} (PostgreSQL client tools) in {PG_BIN} or on PATH"
-    done = subprocess.run([path, f"--maintenance-db={POSTGRES_URL}", *args], capture_output=True,
+    done = subprocess.run([path, f"--maintenance-db={POSTGRES_ADMIN_URL}", *args], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, f"{tool} {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
+
+
+def _require_postgres():
+    if urlparse(POSTGRES_URL).scheme not in ("postgres", "postgresql"):
+        pytest.fail("this test needs PostgreSQL: run it inside scripts/with-postgres.sh, "
+                    "which sets DATABASE_URL=postgres://... (here DATABASE_URL is "
+                    f"{'unset' if not POSTGRES_URL else 'not a postgres:// URL'})")
+
+
+def postgres_settings(url: str, prepared_statements: str = "url") -> dict:
+    """The settings that make a portal use database `url`. Behind PgBouncer (DATABASE_URL carries
+    `prepared_statements=false`) the setting is passed as the URL says (`"url"`) or, with
+    `"env"`, as DATABASE_PREPARED_STATEMENTS=false and a URL without it: both forms get used."""
+    parsed = urlparse(url)
+    query = parse_qsl(parsed.query, keep_blank_values=True)
+    flag = [value for key, value in query if key == "prepared_statements"]
+    if prepared_statements == "env" and flag:
+        rest = urlencode([(key, value) for key, value in query if key != "prepared_statements"])
+        return {"DATABASE_URL": parsed._replace(query=rest).geturl(), "DATABASE_PREPARED_STATEMENTS": flag[-1]}
+    return {"DATABASE_URL": url}
+
+
+class PostgresDatabases:
+    """Makes new, empty databases in the PostgreSQL cluster, each dropped at the end."""
+
+    def __init__(self):
+        self.names: list[str] = []
+
+    def create(self, prefix: str = "portal_test") -> str:
+        """The URL (PgBouncer's, if the servers go through it) of a new database."""
+        _require_postgres()
+        name = f"{prefix}_{secrets.token_hex(4)}"
+        _postgres_tool("createdb", name)
+        self.names.append(name)
+        return urlparse(POSTGRES_URL)._replace(path=f"/{name}").geturl()
+
+    def drop_all(self):
+        for name in self.names:
+            _postgres_tool("dropdb", "--force", name)
 
 
 @pytest.fixture(scope="session")
 def postgres_database():
     """The URL of a new, empty database in the PostgreSQL cluster DATABASE_URL points at;
     dropped at the end."""
-    if urlparse(POSTGRES_URL).scheme not in ("postgres", "postgresql"):
-        pytest.fail("the multi-instance tests need PostgreSQL: run them inside scripts/with-postgres.sh, "
-                    "which sets DATABASE_URL=postgres://... (here DATABASE_URL is "
-                    f"{'unset' if not POSTGRES_URL else 'not a postgres:// URL'})")
-    name = f"portal_multi_{secrets.token_hex(4)}"
-    _postgres_tool("createdb", name)
-    yield urlparse(POSTGRES_URL)._replace(path=f"/{name}").geturl()
-    _postgres_tool("dropdb", "--force", name)
+    databases = PostgresDatabases()
+    yield databases.create("portal_multi")
+    databases.drop_all()
+
+
+@pytest.fixture
+def new_postgres_database():
+    """A function that makes a new, empty PostgreSQL database and returns its URL, for a test
+    with a server of its own; all dropped after the test."""
+    databases = PostgresDatabases()
+    yield databases.create
+    databases.drop_all()
 
 
 @pytest.fixture(scope="session")
@@ -221,3 +331,5 @@ def cluster(postgres_database):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "settings(**env): extra environment for a test's own portal")
+    config.addinivalue_line("markers", "postgres: runs on PostgreSQL (set from the fixtures a test uses); "
+                                       "scripts/test runs these again through PgBouncer")

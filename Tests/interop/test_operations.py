@@ -56,8 +56,14 @@ def _log_lines(server: Server) -> list[dict]:
     return parsed
 
 
-def _stop(server: Server, timeout: float = 15) -> int:
+def _sigterm(server: Server):
+    """Stops the server on purpose: its exit is what the test checks, not a crash."""
+    server.expect_exit()
     server.process.send_signal(signal.SIGTERM)
+
+
+def _stop(server: Server, timeout: float = 15) -> int:
+    _sigterm(server)
     return server.process.wait(timeout=timeout)
 
 
@@ -124,7 +130,7 @@ def test_sigterm_finishes_the_request_in_flight_and_accepts_no_new_ones(json_por
                       b"Content-Type: application/x-www-form-urlencoded\r\n"
                       b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
     time.sleep(0.5)
-    server.process.send_signal(signal.SIGTERM)
+    _sigterm(server)
     time.sleep(1.0)
     assert server.process.poll() is None, "the server quit with a request in flight"
     with pytest.raises(OSError):
@@ -159,7 +165,7 @@ def test_sigterm_waits_for_a_handler_whose_client_hung_up(json_portal):
                           b"Cookie: portal_csrf=" + page.cookies["portal_csrf"].encode() + b"\r\n"
                           b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         time.sleep(0.3)  # the handler is inside bcrypt (cost 14: about a second here)
-    server.process.send_signal(signal.SIGTERM)
+    _sigterm(server)
     assert server.process.wait(timeout=30) == 0, server.log_path.read_text()[-2000:]
     events = [line.get("event") for line in _log_lines(server)]
     assert "signin.failed" in events, "the abandoned sign-in did not finish before the database closed"
