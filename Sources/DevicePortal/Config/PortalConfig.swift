@@ -1,6 +1,7 @@
 import Vapor
 
-/// Everything the portal reads from its environment, parsed once at start-up.
+/// Everything the portal reads from its environment, parsed once at start-up. Each setting's
+/// variable, default and accepted values are declared once, in `PortalConfig.Setting`.
 public struct PortalConfig: Sendable {
     public var database: DatabaseURL
     /// `nil` means "derive it from the address the server is bound to".
@@ -28,21 +29,21 @@ public struct PortalConfig: Sendable {
     public var databasePreparedStatements: Bool
 
     public init(
-        database: DatabaseURL = .sqliteFile("portal.sqlite"),
-        publicBaseURL: String? = nil,
-        deviceCodeTTL: Int = 900,
-        devicePollInterval: Int = 5,
-        tokenTTL: Int = 7_776_000,
-        sessionJWTTTL: Int = 60,
-        portalName: String = "DevicePortal",
-        autoMigrate: Bool = true,
-        bcryptCost: Int = 12,
+        database: DatabaseURL = Setting.database.fallback,
+        publicBaseURL: String? = Setting.publicBaseURL.fallback,
+        deviceCodeTTL: Int = Setting.deviceCodeTTL.fallback,
+        devicePollInterval: Int = Setting.devicePollInterval.fallback,
+        tokenTTL: Int = Setting.tokenTTL.fallback,
+        sessionJWTTTL: Int = Setting.sessionJWTTTL.fallback,
+        portalName: String = Setting.portalName.fallback,
+        autoMigrate: Bool = Setting.autoMigrate.fallback,
+        bcryptCost: Int = Setting.bcryptCost.fallback,
         portalSecret: PortalSecret? = nil,
-        trustedProxies: [IPRange] = [],
+        trustedProxies: [IPRange] = Setting.trustedProxies.fallback,
         metricsToken: String? = nil,
-        deviceCodesPerIPPerMinute: Int = 30,
-        databasePoolSize: Int = 8,
-        databasePreparedStatements: Bool = true
+        deviceCodesPerIPPerMinute: Int = Setting.deviceCodeRateLimit.fallback,
+        databasePoolSize: Int = Setting.databasePoolSize.fallback,
+        databasePreparedStatements: Bool = Setting.databasePreparedStatements.fallback
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -66,37 +67,30 @@ public struct PortalConfig: Sendable {
         -> PortalConfig
     {
         let env = EnvironmentReader(read: read)
-        let database = try env.value(
-            "DATABASE_URL", default: DatabaseURL.sqliteFile("portal.sqlite"), parse: DatabaseURL.init)
+        let database = try env.value(Setting.database)
         let config = PortalConfig(
             database: database.withoutPreparedStatementsOption,
-            publicBaseURL: try env.optional("PUBLIC_BASE_URL", parse: Self.parseBaseURL),
-            deviceCodeTTL: try env.seconds("DEVICE_CODE_TTL", default: 900, within: 60...86_400),
-            devicePollInterval: try env.seconds("DEVICE_POLL_INTERVAL", default: 5, within: 1...60),
-            tokenTTL: try env.seconds("TOKEN_TTL", default: 7_776_000, within: 60...(5 * 365 * 86_400)),
-            sessionJWTTTL: try env.seconds("SESSION_JWT_TTL", default: 60, within: 10...3_600),
-            portalName: try env.value("PORTAL_NAME", default: "DevicePortal", parse: Self.parseName),
-            autoMigrate: try env.value("AUTO_MIGRATE", default: true, parse: Self.parseBool),
-            bcryptCost: try env.value("BCRYPT_COST", default: 12) {
-                Int($0).flatMap { (10...16).contains($0) ? $0 : nil }
-            },
-            portalSecret: try env.optional("PORTAL_SECRET", parse: PortalSecret.init),
-            trustedProxies: try env.value("TRUSTED_PROXIES", default: [], parse: Self.parseRanges),
-            metricsToken: try env.optional("METRICS_TOKEN", parse: Self.parseMetricsToken),
-            deviceCodesPerIPPerMinute: try env.value("DEVICE_CODE_RATE_LIMIT", default: 30) {
-                Int($0).flatMap { (0...100_000).contains($0) ? $0 : nil }
-            },
-            databasePoolSize: try env.value("DATABASE_POOL_SIZE", default: 8) {
-                Int($0).flatMap { (1...1_000).contains($0) ? $0 : nil }
-            },
+            publicBaseURL: try env.value(Setting.publicBaseURL),
+            deviceCodeTTL: try env.value(Setting.deviceCodeTTL),
+            devicePollInterval: try env.value(Setting.devicePollInterval),
+            tokenTTL: try env.value(Setting.tokenTTL),
+            sessionJWTTTL: try env.value(Setting.sessionJWTTTL),
+            portalName: try env.value(Setting.portalName),
+            autoMigrate: try env.value(Setting.autoMigrate),
+            bcryptCost: try env.value(Setting.bcryptCost),
+            portalSecret: try env.value(Setting.portalSecret),
+            trustedProxies: try env.value(Setting.trustedProxies),
+            metricsToken: try env.value(Setting.metricsToken),
+            deviceCodesPerIPPerMinute: try env.value(Setting.deviceCodeRateLimit),
+            databasePoolSize: try env.value(Setting.databasePoolSize),
             // `?prepared_statements=` in DATABASE_URL, where poolers' docs put it, wins.
             databasePreparedStatements: try database.preparedStatementsOption
-                ?? env.value("DATABASE_PREPARED_STATEMENTS", default: true, parse: Self.parseBool)
+                ?? env.value(Setting.databasePreparedStatements)
         )
         if case .postgres = config.database, config.portalSecret == nil {
             // Every instance must share it, so none may invent its own.
             throw ConfigurationError(
-                variable: "PORTAL_SECRET", value: "", expected: EnvironmentReader.expectation("PORTAL_SECRET"))
+                variable: Setting.portalSecret.name, value: "", expected: Setting.portalSecret.expected)
         }
         return config
     }
@@ -148,55 +142,5 @@ public struct ConfigurationError: Error, CustomStringConvertible {
     public var description: String {
         value.isEmpty
             ? "Missing \(variable): expected \(expected)." : "Invalid \(variable)=\"\(value)\": expected \(expected)."
-    }
-}
-
-struct EnvironmentReader {
-    let read: (String) -> String?
-
-    func value<T>(_ name: String, default fallback: T, parse: (String) -> T?) throws -> T {
-        guard let raw = read(name), !raw.isEmpty else { return fallback }
-        guard let parsed = parse(raw) else {
-            throw ConfigurationError(variable: name, value: DatabaseURL.redacted(raw), expected: Self.expectation(name))
-        }
-        return parsed
-    }
-
-    func optional<T>(_ name: String, parse: (String) -> T?) throws -> T? {
-        guard let raw = read(name), !raw.isEmpty else { return nil }
-        guard let parsed = parse(raw) else {
-            // A secret is never echoed back, not even a malformed one.
-            let shown = ["PORTAL_SECRET", "METRICS_TOKEN"].contains(name) ? "(hidden)" : raw
-            throw ConfigurationError(variable: name, value: shown, expected: Self.expectation(name))
-        }
-        return parsed
-    }
-
-    func seconds(_ name: String, default fallback: Int, within range: ClosedRange<Int>) throws -> Int {
-        guard let raw = read(name), !raw.isEmpty else { return fallback }
-        guard let seconds = Int(raw), range.contains(seconds) else {
-            throw ConfigurationError(
-                variable: name, value: raw,
-                expected: "a whole number of seconds from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return seconds
-    }
-
-    static func expectation(_ name: String) -> String {
-        switch name {
-        case "DATABASE_URL": "sqlite://PATH, sqlite://:memory: or postgres://USER:PASS@HOST:PORT/DB"
-        case "PUBLIC_BASE_URL": "an http or https origin such as https://portal.example.com"
-        case "PORTAL_NAME": "a name of 1 to 60 characters"
-        case "AUTO_MIGRATE": "true or false"
-        case "BCRYPT_COST": "a whole number from 10 to 16"
-        case "PORTAL_SECRET":
-            "at least 32 random bytes as hex or base64 (required with PostgreSQL; e.g. openssl rand -hex 32)"
-        case "TRUSTED_PROXIES": "IP addresses or CIDR blocks separated by commas, e.g. 10.0.0.0/8,192.168.1.7"
-        case "DEVICE_CODE_RATE_LIMIT": "a whole number of device codes per IP and minute from 0 (no limit) to 100000"
-        case "DATABASE_POOL_SIZE": "a whole number of PostgreSQL connections per instance from 1 to 1000"
-        case "DATABASE_PREPARED_STATEMENTS": "true, or false behind a transaction pooler such as PgBouncer"
-        case "METRICS_TOKEN": "at least 16 characters of letters, digits and -._~+/= (e.g. openssl rand -hex 32)"
-        default: "a valid value"
-        }
     }
 }
