@@ -46,7 +46,7 @@ SEED = int(os.environ.get("FUZZ_PAGES_SEED", "14"))
 MAX_REQUESTS = int(os.environ.get("FUZZ_PAGES_REQUESTS", "3000"))
 MAX_SECONDS = float(os.environ.get("FUZZ_PAGES_SECONDS", "150"))
 BATCH = 40
-MAX_RESTARTS = 10
+MAX_RESTARTS = 25
 # The kinds of body that may be banned from a run after they crashed the server once.
 BODY_KINDS = ("multipart", "json", "form", "content-type", "upload", "body:", "chunked")
 ANSWER_TIMEOUT = 15
@@ -375,6 +375,91 @@ class Generator:
             body, framing = self.body(route, csrf, headers, kinds)
         self.header_noise(headers, kinds)
         return Probe(method, target, route.path, headers, body, kinds, framing)
+
+    # -- the sweep: each known hole of issue #14 on every route it could be on, before the random part
+
+    SWEEP_LAST = ("/logout", "/settings/devices/revoke-all")  # they end the sweep's own session or tokens
+
+    def sweep(self) -> list:
+        """What the random part might miss, once per route: a multipart body with an empty (or
+        quoted empty) boundary, the CSRF token in the body or in X-CSRF-Token (the route then reads
+        the body itself); a NUL and invalid UTF-8 in every field, path segment and query parameter.
+        Returns functions that build each probe with the credentials of the moment."""
+        specs = []
+        for route in sorted(ROUTES, key=lambda r: r.path in self.SWEEP_LAST):
+            params = [p for p in ("slug", "user_id", "token_id", "role") if "{" + p + "}" in route.path]
+            if route.method in ("POST", "PUT", "DELETE") and route.area != "public":
+                for boundary in (b"multipart/form-data; boundary=", b'multipart/form-data; boundary=""'):
+                    for csrf_in_header in ((False, True) if route.area == "web" else (False,)):
+                        specs.append((route, "boundary", boundary, csrf_in_header))
+            for name in route.fields:
+                for bad in (b"\x00", b"\xff\xfe"):
+                    specs.append((route, "field", name, bad))
+            for param in params:
+                for bad in (b"\x00", b"\xff"):
+                    specs.append((route, "path", param, bad))
+            for name in route.query or (("x",) if route.method == "GET" else ()):
+                specs.append((route, "query", name, b"\x00"))
+        return [lambda spec=spec: self.sweep_probe(*spec) for spec in specs]
+
+    def sweep_probe(self, route: Route, variant: str, what, detail) -> Probe:
+        w = self.world
+        headers: list[tuple[bytes, bytes]] = []
+        kinds = [f"sweep:{variant}"]
+        path = route.path.encode()
+        for param in ("slug", "user_id", "token_id", "role"):
+            marker = b"{" + param.encode() + b"}"
+            if marker in path:
+                value = {"slug": ORG.encode(), "user_id": (w.user_ids.get("member") or str(uuid.UUID(int=1))).encode(),
+                         "token_id": (w.token_ids[:1] or [str(uuid.UUID(int=2))])[0].encode(),
+                         "role": b"analyst"}[param]
+                if variant == "path" and param == what:
+                    value = pct(value + detail)
+                    kinds.append(f"path:{param}:{detail!r}")
+                path = path.replace(marker, value)
+        query = b""
+        if variant == "query":
+            query = b"?" + what.encode() + b"=" + pct(self.valid(what) + detail)
+            kinds.append(f"query:{what}:{detail!r}")
+        csrf = None
+        if route.area == "web":
+            if route.path == "/login":
+                headers.append((b"Cookie", f"portal_csrf={w.anon_cookie}".encode()))
+                csrf = w.anon_csrf.encode()
+            else:
+                headers.append((b"Cookie", f"portal_session={w.owner.cookie}".encode()))
+                csrf = w.owner.csrf.encode()
+        elif route.area == "api":
+            headers.append((b"Authorization", b"Bearer " + w.bearer.encode()))
+        pairs = [(n.encode(), self.valid(n)) for n in route.fields]
+        if variant == "field":
+            pairs = [(n, v + detail if n == what.encode() else v) for n, v in pairs]
+            kinds.append(f"field:{what}:{detail!r}")
+        body = b""
+        if variant == "boundary":
+            kinds.append(f"multipart-boundary:{'empty' if what.endswith(b'=') else 'quoted-empty'}"
+                         + (":csrf-in-header" if detail else ""))
+            headers.append((b"Content-Type", what))
+            if csrf is not None and detail:
+                headers.append((b"X-CSRF-Token", csrf))
+            elif csrf is not None:
+                pairs.append((b"csrf_token", csrf))
+            body = self._multipart(pairs or [(b"x", b"y")], b"fuzzfuzz")
+        elif route.area == "api" and route.fields:
+            valid = {"permissions": ["audit:read"], "device_signin": True, "token_ttl": None, "role": "viewer",
+                     "name": f"fz-sweep-{self.rng.randrange(16 ** 6):06x}"}
+            obj = {name: valid[name] for name in route.fields}
+            if variant == "field":
+                bad = detail.decode("utf-8", "surrogateescape")  # \x00 becomes \u0000, \xff stays a raw byte
+                obj[what] = [f"audit:read{bad}"] if what == "permissions" else f"x{bad}"
+            headers.append((b"Content-Type", b"application/json"))
+            body = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogateescape")
+        elif route.fields or route.method == "POST":
+            if csrf is not None:
+                pairs.append((b"csrf_token", csrf))
+            headers.append((b"Content-Type", self.FORM))
+            body = b"&".join(pct(k).replace(b"%5B%5D", b"[]") + b"=" + pct(v) for k, v in pairs)
+        return Probe(route.method.encode(), path + query, route.path, headers, body, kinds)
 
     def query(self, route: Route, kinds: list) -> bytes | None:
         r = self.rng
@@ -889,6 +974,8 @@ class Findings:
     failures: list = dataclasses.field(default_factory=list)    # 5xx, crashes, timeouts
     unanswered: list = dataclasses.field(default_factory=list)  # closed without an answer, server alive
     restarts: int = 0
+    swept: int = 0  # requests of the sweep (the first part)
+    unswept: list = dataclasses.field(default_factory=list)  # left out: what they send crashed it thrice
     keeper_errors: list = dataclasses.field(default_factory=list)
 
     def record(self, kind: str, probe: Probe, answer: Answer | None, note: str = ""):
@@ -900,8 +987,8 @@ class Findings:
 
     def summary(self, database: str, seconds: float, keeper_requests: int, log_errors: int,
                 keeper_errors: list[str]) -> str:
-        lines = [f"fuzz-pages [{database}]: {self.sent} fuzz requests (+{keeper_requests} to keep sessions and "
-                 f"tokens) in {seconds:.0f}s, seed {SEED}; statuses: "
+        lines = [f"fuzz-pages [{database}]: {self.sent} fuzz requests ({self.swept - len(self.unswept)} of the sweep, then random; "
+                 f"+{keeper_requests} to keep sessions and tokens) in {seconds:.0f}s, seed {SEED}; statuses: "
                  + ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items(), key=lambda i: str(i[0]))),
                  f"  server restarts after a crash: {self.restarts}; closed without an answer (server alive): "
                  f"{len(self.unanswered)}; [ ERROR ] lines in the server logs: {log_errors}"]
@@ -912,6 +999,9 @@ class Findings:
         if keeper_errors:
             lines.append(f"  ordinary requests (sign-in, device flow, /me) that failed: {len(keeper_errors)}; "
                          + "; ".join(f"{e} (x{n})" for e, n in Counter(keeper_errors).most_common(5)))
+        if self.unswept:
+            lines.append(f"  left out of the sweep because the same body had crashed the server three times: "
+                         f"{len(self.unswept)} requests, to {len({u.rsplit(' [', 1)[0] for u in self.unswept})} routes")
         lines.append(f"  failures: {len(self.failures)} in {len(groups)} groups (kind, route, answer)")
         for (kind, route, status), items in sorted(groups.items(), key=lambda g: -len(g[1])):
             first = items[0]
@@ -972,13 +1062,19 @@ def run_fuzzer(database: str, settings: dict) -> tuple[Findings, str]:
         except Exception as error:  # noqa: BLE001 - reported with the summary
             keeper.errors.append(f"setting up sessions and tokens failed, nothing was fuzzed: {error!r}"[:600])
         generator = Generator(random.Random(SEED), world)
+        sweep = generator.sweep()
+        findings.swept = len(sweep)
+        sweep_crashes, sweep_banned = Counter(), set()
         batch = 0
         while not keeper.errors[-1:] or not keeper.errors[-1].startswith(("setting up", "keeping")):
             if findings.sent >= MAX_REQUESTS or time.monotonic() - started >= MAX_SECONDS:
                 break
             batch += 1
             for _ in range(BATCH):
-                probe = generator.probe()
+                probe = sweep.pop(0)() if sweep else generator.probe()
+                if sweep_banned & set(probe.kinds):
+                    findings.unswept.append(f"{probe.method.decode()} {probe.route} {probe.kinds}")
+                    continue
                 answer = exchange(world.port, probe.raw())
                 findings.sent += 1
                 findings.statuses[answer.status if answer.status is not None else "none"] += 1
@@ -1006,8 +1102,12 @@ def run_fuzzer(database: str, settings: dict) -> tuple[Findings, str]:
                                                          f"(exit {server.process.poll()}); the last request is shown; "
                                                          f"its log ends: {_crash_log(server)}")
                 server.expect_exit()  # reported here, with the request that killed it
-                # What crashed it is not sent again (the rest of the run looks for other holes).
-                generator.banned.update(kind for kind in findings.failures[-1]["hostile"] if kind.startswith(BODY_KINDS))
+                # What crashed it is not sent again by the random part (which looks for other holes),
+                # nor by the sweep once it has crashed the server on three routes.
+                crashed_by = findings.failures[-1]["hostile"]
+                generator.banned.update(kind for kind in crashed_by if kind.startswith(BODY_KINDS))
+                sweep_crashes.update(kind for kind in crashed_by if kind.startswith("multipart-boundary"))
+                sweep_banned.update(kind for kind, n in sweep_crashes.items() if n >= 3)
                 if findings.restarts >= MAX_RESTARTS:
                     break
                 findings.restarts += 1
