@@ -164,7 +164,7 @@ struct DeviceTokenEndpointTests {
                             // MUT
                             _ = try await DeviceTokenController.redeem(
                                 authorizationID, clientID: client.requireID(), organizationID: organization.requireID(),
-                                serverTokenTTL: 3_600, on: app.db)
+                                serverTokenTTL: 3_600, at: Date(), on: app.db)
                             return "token"
                         } catch let error as JSONError {
                             return error.error

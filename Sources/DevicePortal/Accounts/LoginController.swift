@@ -27,10 +27,12 @@ enum LoginController {
         let email = User.normalize(email: form.email ?? "")
         let next = SafeRedirect.target(form.next)
         // Counted before the password is checked, so a lockout holds even for the right one.
-        let attempt = try await RateLimiter(db: req.db).reserve([
-            .init(bucket: "signin:account:\(email.clipped(to: 254))", rules: RateLimiter.signInPerAccountRules),
-            .init(bucket: "signin:ip:\(req.rateLimitIP)", rules: RateLimiter.signInPerIPRules),
-        ])
+        let attempt = try await RateLimiter(db: req.db).reserve(
+            at: req.now,
+            [
+                .init(bucket: "signin:account:\(email.clipped(to: 254))", rules: RateLimiter.signInPerAccountRules),
+                .init(bucket: "signin:ip:\(req.rateLimitIP)", rules: RateLimiter.signInPerIPRules),
+            ])
         if let retryAfter = attempt.retryAfter {
             req.metrics.rateLimitRefusal(.signIn)
             try await auditLockout(of: email, req: req)
@@ -59,7 +61,7 @@ enum LoginController {
         let secret = OpaqueSecret.hex()
         let session = WebSession(
             tokenHash: OpaqueSecret.hash(secret), csrfToken: OpaqueSecret.hex(), userID: try user.requireID(),
-            expiresAt: Date().addingTimeInterval(SessionCookie.lifetime), ip: req.clientIP, userAgent: req.userAgent)
+            expiresAt: req.now.addingTimeInterval(SessionCookie.lifetime), ip: req.clientIP, userAgent: req.userAgent)
         try await session.create(on: req.db)
         try await AuditEvent.record(
             .signInSucceeded, by: .user(try user.requireID(), email: user.email, from: req),
@@ -85,7 +87,7 @@ enum LoginController {
         let recent = try await AuditEvent.query(on: req.db)
             .filter(\.$kind == .signInThrottled)
             .filter(\.$subjectUserID == userID)
-            .filter(\.$occurredAt > Date().addingTimeInterval(-3_600))
+            .filter(\.$occurredAt > req.now.addingTimeInterval(-3_600))
             .count()
         guard recent == 0 else { return }
         try await AuditEvent.record(

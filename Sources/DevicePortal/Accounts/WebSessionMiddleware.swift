@@ -8,7 +8,7 @@ struct WebSessionMiddleware: AsyncMiddleware {
             let session = try await WebSession.query(on: request.db)
                 .join(User.self, on: \WebSession.$user.$id == \User.$id)
                 .filter(\.$tokenHash == OpaqueSecret.hash(secret))
-                .filter(\.$expiresAt > Date())
+                .filter(\.$expiresAt > request.now)
                 .first()
             if let session, let user = try? session.joined(User.self) {
                 request.signedIn = SignedInUser(

@@ -75,14 +75,15 @@ enum DeviceApprovalController {
         let organizations = try await OrganizationChoice.forDeviceSignIn(userID: signedIn.userID, on: req.db)
         let approverIP = req.clientIP ?? "unknown"
         let requesterIP = authorization.requesterIP ?? "unknown"
-        let requestedAt = authorization.createdAt ?? Date()
+        let requestedAt = authorization.createdAt ?? req.now
         return try await req.renderPage(
             "device/confirm", title: "Approve this device?",
             ConfirmPage(
                 userCode: UserCode.display(authorization.userCode), clientName: pending.client.name,
                 deviceName: authorization.deviceName, requesterIP: requesterIP, approverIP: approverIP,
                 differentIP: requesterIP != approverIP, userAgent: authorization.requesterUserAgent,
-                requestedAgo: Self.ago(requestedAt), isOld: Date().timeIntervalSince(requestedAt) > Self.oldCodeAge,
+                requestedAgo: Self.ago(requestedAt, now: req.now),
+                isOld: req.now.timeIntervalSince(requestedAt) > Self.oldCodeAge,
                 organizations: organizations, canApprove: !organizations.isEmpty, onlyChoice: organizations.count == 1,
                 csrfToken: signedIn.csrfToken))
     }
@@ -106,7 +107,9 @@ enum DeviceApprovalController {
         ]
         if form.action == "deny" {
             try await req.db.transaction { tx in
-                guard try await PendingDevice.deny(userCode: userCode, on: tx) else { throw Self.alreadyDecided }
+                guard try await PendingDevice.deny(userCode: userCode, at: req.now, on: tx) else {
+                    throw Self.alreadyDecided
+                }
                 try await AuditEvent.record(.deviceDenied, by: actor, details: details, on: tx)
             }
             req.metrics.deviceFlow(.denied)
@@ -119,7 +122,7 @@ enum DeviceApprovalController {
         try await req.db.transaction { tx in
             guard
                 try await PendingDevice.approve(
-                    userCode: userCode, userID: signedIn.userID, organizationID: organization.id, on: tx)
+                    userCode: userCode, userID: signedIn.userID, organizationID: organization.id, at: req.now, on: tx)
             else { throw Self.alreadyDecided }
             try await AuditEvent.record(.deviceApproved, by: actor, in: organization.id, details: details, on: tx)
         }
@@ -144,16 +147,18 @@ enum DeviceApprovalController {
         -> (PendingDevice?, RateLimiter.Reservation)
     {
         let signedIn = try req.requireSignedIn()
-        let attempt = try await RateLimiter(db: req.db).reserve([
-            .init(bucket: "user-code:user:\(signedIn.userID)", rules: RateLimiter.wrongUserCodeRules),
-            .init(bucket: "user-code:ip:\(req.rateLimitIP)", rules: RateLimiter.wrongUserCodeRules),
-        ])
+        let attempt = try await RateLimiter(db: req.db).reserve(
+            at: req.now,
+            [
+                .init(bucket: "user-code:user:\(signedIn.userID)", rules: RateLimiter.wrongUserCodeRules),
+                .init(bucket: "user-code:ip:\(req.rateLimitIP)", rules: RateLimiter.wrongUserCodeRules),
+            ])
         if let retryAfter = attempt.retryAfter {
             req.metrics.rateLimitRefusal(.wrongUserCode)
             throw PageError.tooManyAttempts(retryAfter: retryAfter)
         }
         guard let code = typed.flatMap(UserCode.normalize) else { return (nil, attempt) }
-        return (try await PendingDevice.find(userCode: code, on: req.db), attempt)
+        return (try await PendingDevice.find(userCode: code, at: req.now, on: req.db), attempt)
     }
 
     /// A code that exists but can no longer be decided gets its own answer (the attempt still
@@ -162,7 +167,7 @@ enum DeviceApprovalController {
         if let code = typed.flatMap(UserCode.normalize),
             let known = try await DeviceAuthorization.query(on: req.db).filter(\.$userCode == code).first()
         {
-            throw known.expiresAt <= Date() && known.status != .consumed ? Self.expired : Self.alreadyDecided
+            throw known.expiresAt <= req.now && known.status != .consumed ? Self.expired : Self.alreadyDecided
         }
         let signedIn = try req.requireSignedIn()
         try await AuditEvent.record(
@@ -176,7 +181,7 @@ enum DeviceApprovalController {
             status: .badRequest)
     }
 
-    static func ago(_ date: Date, now: Date = Date()) -> String {
+    static func ago(_ date: Date, now: Date) -> String {
         let seconds = max(0, Int(now.timeIntervalSince(date)))
         switch seconds {
         case ..<60: return "less than a minute ago"

@@ -51,7 +51,7 @@ enum DeviceCodeController {
         let userCode = try await insertWithUniqueUserCode(on: req.db) { userCode, tx in
             try await DeviceAuthorization(
                 deviceCodeHash: OpaqueSecret.hash(deviceCode), userCode: userCode, clientID: try client.requireID(),
-                expiresAt: Date().addingTimeInterval(TimeInterval(config.deviceCodeTTL)),
+                expiresAt: req.now.addingTimeInterval(TimeInterval(config.deviceCodeTTL)),
                 pollInterval: config.devicePollInterval, deviceName: deviceName, requesterIP: req.clientIP,
                 requesterUserAgent: req.userAgent
             ).create(on: tx)
@@ -71,11 +71,13 @@ enum DeviceCodeController {
     /// 429 with `Retry-After` once this IP has asked for too many codes (the attempts count).
     private static func limitPerIP(_ req: Request, perMinute: Int) async throws {
         guard perMinute > 0 else { return }
-        let attempt = try await RateLimiter(db: req.db).reserve([
-            .init(
-                bucket: "device-code:ip:\(req.rateLimitIP)",
-                rules: RateLimiter.deviceCodeRules(perMinute: perMinute))
-        ])
+        let attempt = try await RateLimiter(db: req.db).reserve(
+            at: req.now,
+            [
+                .init(
+                    bucket: "device-code:ip:\(req.rateLimitIP)",
+                    rules: RateLimiter.deviceCodeRules(perMinute: perMinute))
+            ])
         guard let retryAfter = attempt.retryAfter else { return }
         req.metrics.rateLimitRefusal(.deviceCode)
         throw JSONError(

@@ -45,7 +45,7 @@ enum DeviceTokenController {
         }
         let deviceCode = try requiredParameter(form.deviceCode, "device_code", maxLength: 100)
         let clientID = try requiredParameter(form.clientID, "client_id")
-        let now = Date()
+        let now = req.now
         // One statement on the usual path; telling a bad client from a bad code costs a second
         // query only when the poll found nothing.
         guard
@@ -72,7 +72,7 @@ enum DeviceTokenController {
             guard
                 let issued = try await redeem(
                     poll.authorizationID, clientID: poll.clientID, organizationID: poll.approvedOrganizationID,
-                    serverTokenTTL: req.application.config.tokenTTL, on: req.db)
+                    serverTokenTTL: req.application.config.tokenTTL, at: now, on: req.db)
             else {
                 // Committed as denied: nothing brings this code back.
                 throw JSONError.deviceFlow("access_denied", "The approval is no longer valid.")
@@ -89,7 +89,8 @@ enum DeviceTokenController {
     /// denied for good, in a transaction that commits. The organization is locked first, as member
     /// removal locks it, so a removal and an exchange never interleave (and always lock in one order).
     static func redeem(
-        _ authorizationID: UUID, clientID: UUID, organizationID: UUID?, serverTokenTTL: Int, on db: any Database
+        _ authorizationID: UUID, clientID: UUID, organizationID: UUID?, serverTokenTTL: Int, at now: Date,
+        on db: any Database
     ) async throws -> TokenResponse? {
         try await db.transaction { tx in
             if let organizationID { try await MemberAdministration.lockOrganization(organizationID, on: tx) }
@@ -121,7 +122,7 @@ enum DeviceTokenController {
                 user: user, organization: organization, clientID: clientID,
                 deviceAuthorizationID: authorizationID,
                 deviceName: try row.decode(column: "device_name", as: String?.self),
-                serverTokenTTL: serverTokenTTL, on: tx)
+                serverTokenTTL: serverTokenTTL, at: now, on: tx)
             try await AuditEvent.record(
                 .tokenIssued, by: AuditActor(userID: userID, label: user.email, ip: nil, userAgent: nil),
                 in: organizationID, about: AuditSubject(userID: userID, label: user.email),

@@ -9,7 +9,7 @@ struct PendingDevice {
     let authorization: DeviceAuthorization
     let client: OAuthClient
 
-    static func find(userCode: String, at now: Date = Date(), on db: any Database) async throws -> PendingDevice? {
+    static func find(userCode: String, at now: Date, on db: any Database) async throws -> PendingDevice? {
         let found = try await DeviceAuthorization.query(on: db)
             .join(OAuthClient.self, on: \DeviceAuthorization.$client.$id == \OAuthClient.$id)
             .filter(\.$userCode == userCode)
@@ -21,22 +21,22 @@ struct PendingDevice {
     }
 
     /// pending → approved for this user and org; `false` if the code was no longer pending.
-    static func approve(userCode: String, userID: UUID, organizationID: UUID, on db: any Database) async throws -> Bool
+    static func approve(userCode: String, userID: UUID, organizationID: UUID, at now: Date, on db: any Database)
+        async throws -> Bool
     {
         try await decide(
-            userCode: userCode, status: .approved,
+            userCode: userCode, status: .approved, at: now,
             extra: [("approved_user_id", userID), ("approved_organization_id", organizationID)], on: db)
     }
 
     /// pending → denied; `false` if the code was no longer pending.
-    static func deny(userCode: String, on db: any Database) async throws -> Bool {
-        try await decide(userCode: userCode, status: .denied, extra: [], on: db)
+    static func deny(userCode: String, at now: Date, on db: any Database) async throws -> Bool {
+        try await decide(userCode: userCode, status: .denied, at: now, extra: [], on: db)
     }
 
     private static func decide(
-        userCode: String, status: DeviceAuthorization.Status, extra: [(String, UUID)], on db: any Database
+        userCode: String, status: DeviceAuthorization.Status, at now: Date, extra: [(String, UUID)], on db: any Database
     ) async throws -> Bool {
-        let now = Date()
         var update = db.sql.update(DeviceAuthorization.schema)
             .set("status", to: status.rawValue)
             .set("decided_at", to: now)

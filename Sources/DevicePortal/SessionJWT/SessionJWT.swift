@@ -45,8 +45,8 @@ enum SessionJWT {
     static func mint(
         userID: UUID, organizationID: UUID, sessionID: UUID, app: Application, on db: any Database
     ) async throws -> String {
-        let keys = try await app.signingKeys.current(on: db)
-        let now = Date()
+        let now = app.clock.now
+        let keys = try await app.signingKeys.current(on: db, now: now)
         let claims = SessionClaims(
             iss: IssuerClaim(value: app.publicBaseURL), sub: SubjectClaim(value: userID.uuidString),
             org: organizationID.uuidString, sid: sessionID.uuidString, iat: IssuedAtClaim(value: now),
@@ -56,7 +56,7 @@ enum SessionJWT {
 
     /// Checks the header, the signature with a known key, the issuer and the time; the
     /// session and the membership are the guard's to check.
-    static func verify(_ token: String, app: Application, on db: any Database, now: Date = Date()) async throws
+    static func verify(_ token: String, app: Application, on db: any Database, now: Date) async throws
         -> Verified
     {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)

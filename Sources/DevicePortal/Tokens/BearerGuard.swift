@@ -43,7 +43,7 @@ struct BearerGuard: Middleware {
 /// its refusals, and by introspection, which only looks.
 enum CredentialCheck {
     static func principal(for credential: String, request: Request, asGuard: Bool) async throws -> Principal {
-        let now = Date()
+        let now = request.now
         let hotPath = request.application.hotPath
         do {
             if OpaqueSecret.isAPITokenShaped(credential) {
@@ -65,7 +65,7 @@ enum CredentialCheck {
             return nil
         }
         do {
-            return try APITokenLookup.principalAtOnce(token: credential, at: Date(), reader: reader)
+            return try APITokenLookup.principalAtOnce(token: credential, at: request.now, reader: reader)
         } catch {
             throw refused(error, request, counted: true)
         }

@@ -17,7 +17,7 @@ enum TokenIssuer {
 
     static func issue(
         user: User, organization: Organization, clientID: UUID, deviceAuthorizationID: UUID?, deviceName: String?,
-        serverTokenTTL: Int, on db: any Database
+        serverTokenTTL: Int, at now: Date, on db: any Database
     ) async throws -> Issued {
         let token = OpaqueSecret.hex()
         let lifetime = lifetime(for: organization, serverTokenTTL: serverTokenTTL)
@@ -25,7 +25,7 @@ enum TokenIssuer {
             tokenHash: OpaqueSecret.hash(token), userID: try user.requireID(),
             organizationID: try organization.requireID(), clientID: clientID,
             deviceAuthorizationID: deviceAuthorizationID, deviceName: deviceName,
-            expiresAt: Date().addingTimeInterval(TimeInterval(lifetime)))
+            expiresAt: now.addingTimeInterval(TimeInterval(lifetime)))
         try await record.create(on: db)
         return Issued(token: token, record: record, lifetime: lifetime)
     }

@@ -36,7 +36,7 @@ struct RateLimiter {
     /// Records an attempt in each bucket, then checks the windows including it, so that
     /// concurrent attempts see one another. Returns the seconds to wait when over a limit;
     /// a refused attempt is taken back and does not extend the wait.
-    func reserve(_ limits: [Limit], at now: Date = Date()) async throws -> Reservation {
+    func reserve(at now: Date, _ limits: [Limit]) async throws -> Reservation {
         var ids: [UUID] = []
         for bucket in limits.map(\.bucket) {
             let event = RateLimitEvent(bucket: bucket, occurredAt: now)

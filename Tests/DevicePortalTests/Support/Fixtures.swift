@@ -67,7 +67,7 @@ struct Fixtures {
     func token(for user: User, in organization: Organization, client: OAuthClient) async throws -> String {
         try await TokenIssuer.issue(
             user: user, organization: organization, clientID: client.requireID(), deviceAuthorizationID: nil,
-            deviceName: "test machine", serverTokenTTL: app.config.tokenTTL, on: app.db
+            deviceName: "test machine", serverTokenTTL: app.config.tokenTTL, at: app.clock.now, on: app.db
         ).token
     }
 }
