@@ -58,8 +58,11 @@ default_pool_size = 40
 max_db_connections = 150
 ; Drivers send these at start-up; PgBouncer refuses unknown ones unless told to ignore them.
 ignore_startup_parameters = extra_float_digits,options
-; After a failed connection to PostgreSQL (the outage test stops it) retry after 1 s, not 15.
+; While PostgreSQL is away (Tests/interop/test_database_outage.py stops it): retry connecting to it
+; every second, not every 15, and fail a query that waits for a server connection after 5 s instead
+; of holding it for 120 (PgBouncer's defaults would keep the portal's queries waiting for two minutes).
 server_login_retry = 1
+query_wait_timeout = 5
 logfile = $DIR/pgbouncer.log
 pidfile = $DIR/pgbouncer.pid
 admin_users = $PG_USER
