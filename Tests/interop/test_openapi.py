@@ -195,43 +195,60 @@ def test_the_document_is_valid_openapi_and_served_as_json(portal, doc):
     doc.check("get", "/openapi.json", served)
 
 
-def _routes_of_routes_swift() -> set[tuple[str, str]]:
-    """(method, path) of every route registered in routes.swift, path parameters written `{}`."""
+def _calls(chain: str) -> list[tuple[str, str]]:
+    """`a.answering(.page).grouped(X(), "orgs")` -> [("", "a"), ("answering", ".page"), ("grouped", 'X(), "orgs"')]."""
+    head = re.match(r"\s*(\w+)", chain)
+    calls, rest = [("", head.group(1))], chain[head.end():]
+    while (call := re.match(r"\s*\.(\w+)\s*\(", rest)):
+        depth, i = 1, call.end()
+        while depth and i < len(rest):
+            depth += {"(": 1, ")": -1}.get(rest[i], 0)
+            i += 1
+        calls.append((call.group(1), rest[call.end():i - 1]))
+        rest = rest[i:]
+    return calls
+
+
+def _routes_of_routes_swift() -> dict[tuple[str, str], str]:
+    """{(method, path): format} of every route registered in routes.swift, path parameters written
+    `{}`; the format ("json" or "page") is what the nearest `answering(...)` of its builder says."""
     source = (ROOT / "Sources" / "DevicePortal" / "routes.swift").read_text()
-    prefixes = {"app": []}
-    routes = set()
+    builders = {"app": ([], "page")}  # name -> (path prefix, format)
+
+    def resolve(calls):
+        prefix, answer = builders[calls[0][1]]
+        prefix = list(prefix)
+        for name, args in calls[1:]:
+            if name == "answering":
+                answer = args.strip().lstrip(".")
+            elif name == "grouped":
+                prefix += re.findall(r'"([^"]*)"', args)
+        return prefix, answer
+
+    routes = {}
     for line in source.splitlines():
-        group = re.match(r"\s*let (\w+) = (\w+)\.grouped\((.*)\)\s*$", line)
-        if group:
-            name, parent, args = group.groups()
-            prefixes[name] = prefixes[parent] + re.findall(r'"([^"]*)"', args)
+        builder = re.match(r"\s*let (\w+) = (.*)$", line)
+        if builder:
+            builders[builder.group(1)] = resolve(_calls(builder.group(2)))
             continue
-        route = re.match(r"\s*(\w+)\.(get|post|put|delete|patch)\s*(\((.*?)(use:|\))|\{)", line)
-        if route:
-            owner, method = route.group(1), route.group(2)
-            parts = prefixes[owner] + re.findall(r'"([^"]*)"', route.group(4) or "")
+        route = re.match(r"\s*(\w+(?:\s*\.\s*\w+\s*\((?:[^()]|\([^()]*\))*\))*?)\s*\.(get|post|put|delete|patch)\s*(\((.*?)(use:|\))|\{)", line)
+        if route and route.group(1).split(".")[0].strip() in builders:
+            prefix, answer = resolve(_calls(route.group(1)))
+            parts = prefix + re.findall(r'"([^"]*)"', route.group(4) or "")
             path = "/" + "/".join("{}" if part.startswith(":") else part for part in parts)
-            routes.add((method, path))
+            routes[(route.group(2), path)] = answer
     return routes
-
-
-def _answers_json(path: str) -> bool:
-    """The server's own rule (PortalErrorMiddleware.answersJSON) for which paths answer JSON."""
-    source = (ROOT / "Sources" / "DevicePortal" / "Web" / "PortalErrorMiddleware.swift").read_text()
-    body = re.search(r"static func answersJSON.*?\{(.*?)\n    \}", source, re.S).group(1)
-    exact = re.findall(r'path == "([^"]+)"', body)
-    prefixes = re.findall(r'path\.hasPrefix\("([^"]+)"\)', body)
-    assert exact and prefixes, "PortalErrorMiddleware.answersJSON changed shape: update this parser"
-    return path in exact or any(path.startswith(prefix) for prefix in prefixes)
 
 
 def test_every_json_route_of_routes_swift_is_documented_and_no_other(doc):
     routes = _routes_of_routes_swift()
     assert len(routes) > 40, f"routes.swift parsed badly: {sorted(routes)}"
-    json_routes = {(m, p) for m, p in routes if _answers_json(p)}
+    assert set(routes.values()) == {"json", "page"}, f"routes.swift parsed badly: {routes}"
+    json_routes = {route for route, answer in routes.items() if answer == "json"}
     documented = {(method, re.sub(r"\{[^}]+\}", "{}", path))
                   for path, item in doc.document["paths"].items() for method in item if method in METHODS}
     documented.discard(("get", "/openapi.json"))  # a static file, not a route
+    json_routes.discard(("get", "/metrics"))  # Prometheus text for a scraper (only its errors are JSON)
     assert json_routes - documented == set(), "routes answering JSON missing from Public/openapi.json"
     assert documented - json_routes == set(), "documented operations that routes.swift does not have"
 
