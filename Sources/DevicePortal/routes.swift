@@ -2,23 +2,26 @@ import Vapor
 
 /// Every route the portal answers, by feature.
 func routes(_ app: Application) throws {
+    // JSON: operations, OAuth and the guarded API; every answer, errors included, is JSON.
+    let json = app.answering(.json)
+
     // Operations
-    app.get("healthz", use: HealthController.live)
-    app.get("readyz", use: HealthController.ready)
-    app.get("metrics", use: MetricsController.scrape)
+    json.get("healthz", use: HealthController.live)
+    json.get("readyz", use: HealthController.ready)
+    json.get("metrics", use: MetricsController.scrape)
 
     // OAuth: device authorization grant (RFC 8628), revocation (RFC 7009), metadata (RFC 8414)
-    app.post("auth", "device", "code", use: DeviceCodeController.issue)
-    app.post("auth", "device", "token", use: DeviceTokenController.exchange)
-    app.post("auth", "token", "revoke", use: RevocationController.revoke)
-    app.get(".well-known", "oauth-authorization-server", use: MetadataController.show)
-    app.post("auth", "introspect", use: IntrospectionController.introspect)
+    json.post("auth", "device", "code", use: DeviceCodeController.issue)
+    json.post("auth", "device", "token", use: DeviceTokenController.exchange)
+    json.post("auth", "token", "revoke", use: RevocationController.revoke)
+    json.get(".well-known", "oauth-authorization-server", use: MetadataController.show)
+    json.post("auth", "introspect", use: IntrospectionController.introspect)
 
     // Session JWTs: minted for a signed-in browser, verified by anyone with the JWKS
-    app.get(".well-known", "jwks.json", use: SessionTokenController.jwks)
+    json.get(".well-known", "jwks.json", use: SessionTokenController.jwks)
 
     // Guarded API: an API token or a session JWT
-    let guarded = app.grouped(BearerGuard())
+    let guarded = json.grouped(BearerGuard())
     guarded.get("me", use: MeController.show)
     let api = guarded.grouped("api")
     api.get("me", "tokens", use: MyTokensController.list)
@@ -37,11 +40,11 @@ func routes(_ app: Application) throws {
     organizationAPI.get("audit", use: AuditAPIController.list)
 
     // Web pages: a browser session, CSRF on every POST
-    let web = app.grouped(WebSessionMiddleware(), WebFormMiddleware(), CSRFMiddleware())
+    let web = app.answering(.page).grouped(WebSessionMiddleware(), WebFormMiddleware(), CSRFMiddleware())
     web.get { req in req.redirect(to: "/auth/device") }
     web.get("login", use: LoginController.show)
     web.post("login", use: LoginController.signIn)
-    web.post("auth", "session", "token", use: SessionTokenController.mint)
+    web.answering(.json).post("auth", "session", "token", use: SessionTokenController.mint)
 
     let signedIn = web.grouped(RequireSignInMiddleware())
     signedIn.post("logout", use: LoginController.signOut)

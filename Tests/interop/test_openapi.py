@@ -21,7 +21,7 @@ import referencing.jsonschema
 import requests
 from openapi_spec_validator import validate as validate_spec
 
-from conftest import ROOT, _portal_bin, admin
+from conftest import ROOT, _portal_bin, admin, portal_env
 from portal_helpers import (DEVICE_GRANT, approve_by_hand, csrf_of, poll_for_token,
                             request_device_code, sign_in)
 
@@ -195,55 +195,26 @@ def test_the_document_is_valid_openapi_and_served_as_json(portal, doc):
     doc.check("get", "/openapi.json", served)
 
 
-def _calls(chain: str) -> list[tuple[str, str]]:
-    """`a.answering(.page).grouped(X(), "orgs")` -> [("", "a"), ("answering", ".page"), ("grouped", 'X(), "orgs"')]."""
-    head = re.match(r"\s*(\w+)", chain)
-    calls, rest = [("", head.group(1))], chain[head.end():]
-    while (call := re.match(r"\s*\.(\w+)\s*\(", rest)):
-        depth, i = 1, call.end()
-        while depth and i < len(rest):
-            depth += {"(": 1, ")": -1}.get(rest[i], 0)
-            i += 1
-        calls.append((call.group(1), rest[call.end():i - 1]))
-        rest = rest[i:]
-    return calls
-
-
-def _routes_of_routes_swift() -> dict[tuple[str, str], str]:
-    """{(method, path): format} of every route registered in routes.swift, path parameters written
-    `{}`; the format ("json" or "page") is what the nearest `answering(...)` of its builder says."""
-    source = (ROOT / "Sources" / "DevicePortal" / "routes.swift").read_text()
-    builders = {"app": ([], "page")}  # name -> (path prefix, format)
-
-    def resolve(calls):
-        prefix, answer = builders[calls[0][1]]
-        prefix = list(prefix)
-        for name, args in calls[1:]:
-            if name == "answering":
-                answer = args.strip().lstrip(".")
-            elif name == "grouped":
-                prefix += re.findall(r'"([^"]*)"', args)
-        return prefix, answer
-
+def _routes() -> dict[tuple[str, str], str]:
+    """{(method, path): "json" or "page"} of every route the server has, as `portal routes` prints
+    them (Vapor's command; its last column is the format routes.swift declares with
+    `answering(...)`), path parameters written `{}`."""
+    done = subprocess.run([_portal_bin(), "routes"], env=portal_env(DATABASE_URL="sqlite://:memory:"),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"portal routes failed:\n{done.stdout}\n{done.stderr}"
     routes = {}
-    for line in source.splitlines():
-        builder = re.match(r"\s*let (\w+) = (.*)$", line)
-        if builder:
-            builders[builder.group(1)] = resolve(_calls(builder.group(2)))
-            continue
-        route = re.match(r"\s*(\w+(?:\s*\.\s*\w+\s*\((?:[^()]|\([^()]*\))*\))*?)\s*\.(get|post|put|delete|patch)\s*(\((.*?)(use:|\))|\{)", line)
-        if route and route.group(1).split(".")[0].strip() in builders:
-            prefix, answer = resolve(_calls(route.group(1)))
-            parts = prefix + re.findall(r'"([^"]*)"', route.group(4) or "")
-            path = "/" + "/".join("{}" if part.startswith(":") else part for part in parts)
-            routes[(route.group(2), path)] = answer
+    for line in done.stdout.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isupper():
+            path = re.sub(r"/:[^/]+", "/{}", cells[1])
+            routes[(cells[0].lower(), path)] = "json" if cells[2] == "answers JSON" else "page"
     return routes
 
 
-def test_every_json_route_of_routes_swift_is_documented_and_no_other(doc):
-    routes = _routes_of_routes_swift()
-    assert len(routes) > 40, f"routes.swift parsed badly: {sorted(routes)}"
-    assert set(routes.values()) == {"json", "page"}, f"routes.swift parsed badly: {routes}"
+def test_every_json_route_is_documented_and_no_other(doc):
+    routes = _routes()
+    assert len(routes) > 40, f"portal routes read badly: {sorted(routes)}"
+    assert set(routes.values()) == {"json", "page"}, f"portal routes read badly: {routes}"
     json_routes = {route for route, answer in routes.items() if answer == "json"}
     documented = {(method, re.sub(r"\{[^}]+\}", "{}", path))
                   for path, item in doc.document["paths"].items() for method in item if method in METHODS}

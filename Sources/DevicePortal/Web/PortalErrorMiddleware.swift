@@ -2,16 +2,8 @@ import PortalDatabase
 import Vapor
 
 /// Turns every error into the answer its caller can read: JSON for the API and OAuth
-/// endpoints, a page for people. Nothing internal leaks; unexpected errors are logged.
+/// endpoints, a page for people, as the route's `AnswerFormat` says. Nothing internal leaks; unexpected errors are logged.
 struct PortalErrorMiddleware: Middleware {
-    /// Paths answered in JSON; everything else is a page.
-    static func answersJSON(_ path: String) -> Bool {
-        path == "/me" || path == "/healthz" || path == "/readyz" || path == "/auth/device/code"
-            || path == "/auth/device/token" || path.hasPrefix("/auth/token/") || path.hasPrefix("/api/")
-            || path == "/auth/introspect" || path.hasPrefix("/auth/session/")
-            || path.hasPrefix("/.well-known/")
-    }
-
     /// Only an error starts a task (a page may need rendering).
     func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         next.respond(to: request).flatMapError { error in
@@ -25,13 +17,13 @@ struct PortalErrorMiddleware: Middleware {
 
     private func response(for error: any Error, to request: Request) async -> Response {
         if let error = error as? JSONError { return error.response() }
-        if let permission = (error as? AdminError)?.lackingPermission, Self.answersJSON(request.url.path) {
+        if let permission = (error as? AdminError)?.lackingPermission, AnswerFormat.of(request) == .json {
             return JSONError.insufficientScope(permission).response()
         }
         let page =
             error as? PageError ?? Self.methodNotAllowed(error, request)
             ?? Self.pageError(for: error, logger: request.logger)
-        if Self.answersJSON(request.url.path) {
+        if AnswerFormat.of(request) == .json {
             return JSONError(
                 status: page.status, error: Self.errorCode(for: page.status), description: page.message,
                 headers: page.headers
