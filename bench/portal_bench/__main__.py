@@ -23,6 +23,9 @@ def parse_options() -> argparse.Namespace:
         "latency and the ratio of each to GET /readyz."))
     parser.add_argument("--postgres", action="store_true",
                         help="run against a throwaway PostgreSQL (scripts/with-postgres.sh) instead of SQLite")
+    parser.add_argument("--pgbouncer", action="store_true", help=(
+        "with --postgres (implied): the server reaches PostgreSQL through PgBouncer in transaction "
+        "mode (scripts/with-pgbouncer.sh), with prepared_statements=false"))
     parser.add_argument("--no-build", action="store_true", help="use the last release build as it is")
     parser.add_argument("--rows", default="100", help=(
         "database sizes, comma-separated: N API tokens and N pending device codes (at least the "
@@ -76,13 +79,17 @@ def _swift_work(pid: str) -> list[str]:
 
 def main() -> int:
     options = parse_options()
+    options.postgres = options.postgres or options.pgbouncer
     binary = Path(os.environ.get("PORTAL_BIN", PACKAGE_ROOT / ".build-release/release/portal"))
     workdir = Path(os.environ.get("BENCH_WORKDIR") or tempfile.mkdtemp(prefix="portal-bench."))
     if options.postgres:
-        cluster = os.environ.get("DATABASE_URL", "")
+        # With --pgbouncer, scripts/with-pgbouncer.sh points DATABASE_URL at PgBouncer and keeps
+        # the cluster itself in POSTGRES_ADMIN_URL (PgBouncer cannot create databases).
+        served = os.environ.get("DATABASE_URL", "")
+        cluster = os.environ.get("POSTGRES_ADMIN_URL", served)
         if not cluster.startswith("postgres"):
             sys.exit("--postgres needs DATABASE_URL from scripts/with-postgres.sh: run it through bench/run")
-        new_database = lambda rows: PostgresDatabase(cluster, f"bench_rows_{rows}")
+        new_database = lambda rows: PostgresDatabase(cluster, f"bench_rows_{rows}", served)
     else:
         new_database = lambda rows: SQLiteDatabase(workdir / f"sqlite-rows-{rows}")
 

@@ -92,13 +92,15 @@ class SQLiteDatabase:
 
 
 class PostgresDatabase:
-    """A database of its own in the cluster of scripts/with-postgres.sh, through psql."""
-    kind = "postgresql"
+    """A database of its own in the cluster of scripts/with-postgres.sh, made and filled through
+    psql. The server reaches it at `served_url`'s host (PgBouncer, with --pgbouncer) and query."""
     tokens_sql, pending_sql = POSTGRES_TOKENS, POSTGRES_PENDING
 
-    def __init__(self, cluster_url: str, name: str):
+    def __init__(self, cluster_url: str, name: str, served_url: str | None = None):
         self._psql(cluster_url, f'CREATE DATABASE "{name}"')
-        self.url = urlunsplit(urlsplit(cluster_url)._replace(path="/" + name))
+        self.admin_url = urlunsplit(urlsplit(cluster_url)._replace(path="/" + name))
+        self.url = urlunsplit(urlsplit(served_url or cluster_url)._replace(path="/" + name))
+        self.kind = "postgresql" if served_url in (None, cluster_url) else "pgbouncer"
         # Required with PostgreSQL: every instance of one deployment shares it.
         self.server_env = {"PORTAL_SECRET": secrets.token_hex(32)}
 
@@ -113,10 +115,10 @@ class PostgresDatabase:
         return done.stdout.strip()
 
     def execute(self, sql: str, **params) -> None:
-        self._psql(self.url, sql, **params)
+        self._psql(self.admin_url, sql, **params)
 
     def scalar(self, sql: str) -> int:
-        return int(self._psql(self.url, sql + ";"))
+        return int(self._psql(self.admin_url, sql + ";"))
 
     def check_ids(self) -> None:
         """Nothing to check: a uuid column holds nothing else."""
