@@ -230,6 +230,8 @@ ROUTES = [
     Route("GET", "/.well-known/oauth-authorization-server", "public"),
     Route("GET", "/.well-known/jwks.json", "public"),
     Route("GET", "/openapi.json", "public"),
+    Route("GET", "/css/portal.css", "public"),
+    Route("GET", "/", "web"),
 ]
 
 TINY_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -363,7 +365,7 @@ class Generator:
                     kinds.append(label)
                 path = path.replace(marker, value)
         if r.random() < 0.04:
-            suffix = r.choice([b"/", b"//", b"/%00", b"/..", b"/%2e%2e/%2e%2e/", b";x=1", b"/%ff"])
+            suffix = r.choice([b"/", b"//", b"/%00", b"/..", b"/%2e%2e/%2e%2e/", b";x=1", b"/%ff", b"/x"])
             path += suffix
             kinds.append(f"path-suffix:{suffix!r}")
         query = self.query(route, kinds)
@@ -400,6 +402,9 @@ class Generator:
                     specs.append((route, "path", param, bad))
             for name in route.query or (("x",) if route.method == "GET" else ()):
                 specs.append((route, "query", name, b"\x00"))
+            if route.area == "public" or route.method == "GET":
+                for suffix in (b"/x", b"/..", b"/", b"/%00"):  # below a file of Public/ (a 500 once)
+                    specs.append((route, "suffix", suffix, None))
         return [lambda spec=spec: self.sweep_probe(*spec) for spec in specs]
 
     def sweep_probe(self, route: Route, variant: str, what, detail) -> Probe:
@@ -417,6 +422,9 @@ class Generator:
                     value = pct(value + detail)
                     kinds.append(f"path:{param}:{detail!r}")
                 path = path.replace(marker, value)
+        if variant == "suffix":
+            path += what
+            kinds.append(f"path-suffix:{what!r}")
         query = b""
         if variant == "query":
             query = b"?" + what.encode() + b"=" + pct(self.valid(what) + detail)
