@@ -62,7 +62,7 @@ public struct PortalConfig: Sendable {
         self.databasePreparedStatements = databasePreparedStatements
     }
 
-    /// Reads the contract's variables; a bad value throws an error naming the variable.
+    /// Reads the settings of docs/OPERATIONS.md; a bad value throws an error naming the variable.
     public static func fromEnvironment(_ read: @escaping (String) -> String? = { Environment.get($0) }) throws
         -> PortalConfig
     {

@@ -33,7 +33,7 @@ enum DeviceTokenController {
         }
     }
 
-    /// Decided in the contract's order: grant type, parameters, client, code, expiry,
+    /// Decided in the documented order (docs/REFERENCE.md): grant type, parameters, client, code, expiry,
     /// polling speed, then the code's state.
     @Sendable static func exchange(req: Request) async throws -> TokenResponse {
         let form = try Form(req.oauthForm())

@@ -62,8 +62,8 @@ struct Administrator: Sendable {
         guard permissions.contains(permission) else { throw AdminError.lacking(permission) }
     }
 
-    /// "An admin" of the contract (who may change the logo): a role holding every permission,
-    /// which the built-in owner and admin roles do. The contract has no permission for how
+    /// "An admin" of the reference (who may change the logo): a role holding every permission,
+    /// which the built-in owner and admin roles do. The reference names no permission for how
     /// the org looks; holding them all is the mark of an admin, and a custom role that holds
     /// them all can already make anyone an admin, so it gains nothing here. A narrower role,
     /// even one managing members, does not change what every member sees.

@@ -1,4 +1,4 @@
-/// What a role may do in its organization. The raw values are the contract's names.
+/// What a role may do in its organization. The raw values are the documented names.
 public enum Permission: String, CaseIterable, Codable, Sendable, Comparable {
     case membersRead = "members:read"
     case membersManage = "members:manage"
@@ -10,15 +10,15 @@ public enum Permission: String, CaseIterable, Codable, Sendable, Comparable {
     case sqlRun = "sql:run"
     case slackPost = "slack:post"
 
-    /// `allCases` builds a new array on every call; /me sorts with this on every request.
-    private static let contractOrder = allCases
+    /// Each permission's place in the documented order; /me sorts with it on every request.
+    private static let rank = Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, $0) })
     private static let byName = Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, $0) })
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool {
-        contractOrder.firstIndex(of: lhs)! < contractOrder.firstIndex(of: rhs)!
+        rank[lhs, default: 0] < rank[rhs, default: 0]
     }
 
-    /// Permissions as stored in `roles.permissions`: comma-separated, in contract order.
+    /// Permissions as stored in `roles.permissions`: comma-separated, in the documented order.
     static func encode(_ permissions: Set<Permission>) -> String {
         permissions.sorted().map(\.rawValue).joined(separator: ",")
     }

@@ -1,7 +1,7 @@
 import Fluent
 import Foundation
 
-/// Custom roles of an organization: named sets of the contract's permissions.
+/// Custom roles of an organization: named sets of the permissions.
 enum RoleAdministration {
     struct Summary: Sendable {
         let name: String
