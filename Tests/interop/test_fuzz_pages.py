@@ -1004,6 +1004,11 @@ class Findings:
         for failure in self.failures:
             key = (failure["kind"], failure["route"], failure["answer"].split("\r\n", 1)[0][:40])
             groups.setdefault(key, []).append(failure)
+        if self.unanswered:
+            kinds = Counter(k.split(":")[0] for u in self.unanswered for k in u["hostile"])
+            lines.append("  closed without an answer (the HTTP parser refused them), by what they had: "
+                         + ", ".join(f"{k} {n}" for k, n in kinds.most_common(6))
+                         + f"; e.g. {self.unanswered[0]['request'][:160]}")
         if keeper_errors:
             lines.append(f"  ordinary requests (sign-in, device flow, /me) that failed: {len(keeper_errors)}; "
                          + "; ".join(f"{e} (x{n})" for e, n in Counter(keeper_errors).most_common(5)))
