@@ -23,6 +23,10 @@ func routes(_ app: Application) throws {
     // Guarded API: an API token or a session JWT
     let guarded = json.grouped(BearerGuard())
     guarded.get("me", use: MeController.show)
+    // Forward auth: the same decision for a reverse proxy in front of other services
+    for method in ForwardAuthController.methods {
+        guarded.on(method, "auth", "verify", use: ForwardAuthController.verify)
+    }
     let api = guarded.grouped("api")
     api.get("me", "tokens", use: MyTokensController.list)
     api.delete("me", "tokens", ":id", use: MyTokensController.delete)

@@ -37,15 +37,10 @@ enum IntrospectionController {
         guard let principal = try? await CredentialCheck.principal(for: token, request: req, asGuard: false) else {
             return Introspection(active: false)
         }
-        let type: String
-        switch principal.credential {
-        case .apiToken: type = "api_token"
-        case .session: type = "session"
-        }
         return Introspection(
             active: true, sub: principal.user.id.uuidString, org: principal.organization.id.uuidString,
             role: principal.roleName, permissions: principal.permissions.sorted().map(\.rawValue),
-            exp: Int(principal.credential.expiresAt.timeIntervalSince1970), tokenType: type)
+            exp: Int(principal.credential.expiresAt.timeIntervalSince1970), tokenType: principal.credential.typeName)
     }
 
     /// HTTP Basic with a confidential client's id and secret (RFC 6749 §2.3.1: both form-encoded).

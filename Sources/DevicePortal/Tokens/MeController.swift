@@ -60,13 +60,11 @@ enum MeController {
     }
 
     static func me(_ principal: Principal) -> Me {
-        let auth: Me.Auth
-        switch principal.credential {
-        case .apiToken(let id, let expiresAt):
-            auth = Me.Auth(type: "api_token", tokenID: id, expiresAt: expiresAt.formatted(.iso8601))
-        case .session(_, let expiresAt):
-            auth = Me.Auth(type: "session", tokenID: nil, expiresAt: expiresAt.formatted(.iso8601))
-        }
+        let credential = principal.credential
+        var tokenID: UUID? = nil
+        if case .apiToken(let id, _) = credential { tokenID = id }
+        let auth = Me.Auth(
+            type: credential.typeName, tokenID: tokenID, expiresAt: credential.expiresAt.formatted(.iso8601))
         return Me(
             user: principal.user, organization: principal.organization,
             role: Me.Role(name: principal.roleName, permissions: principal.permissions.sorted().map(\.rawValue)),

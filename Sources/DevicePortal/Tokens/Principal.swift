@@ -12,6 +12,14 @@ struct Principal: Sendable {
             case .apiToken(_, let expiresAt), .session(_, let expiresAt): expiresAt
             }
         }
+
+        /// As `/me`'s `auth.type`, introspection's `token_type` and `X-Portal-Credential` name it.
+        var typeName: String {
+            switch self {
+            case .apiToken: "api_token"
+            case .session: "session"
+            }
+        }
     }
 
     let user: UserDTO
