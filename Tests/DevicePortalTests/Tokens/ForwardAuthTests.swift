@@ -70,7 +70,8 @@ struct ForwardAuthTests {
             #expect(
                 try await verify(app, query: "?permission=queries:read", headers: ["Authorization": bearer]).status
                     == .ok)
-            let refused = try await verify(app, query: "?permission=sql:run", headers: ["Authorization": bearer])  // MUT
+            // MUT
+            let refused = try await verify(app, query: "?permission=sql:run", headers: ["Authorization": bearer])
             #expect(refused.status == .forbidden)
             #expect(refused.headers.first(name: .wwwAuthenticate)?.contains("insufficient_scope") == true)
             let byHeader = try await verify(
