@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from conftest import Server, _free_port, _portal_info, _seed, portal_env, postgres_settings
-from portal_helpers import approve_by_hand, get_me, poll_for_token, request_device_code, sign_in
+from portal_helpers import approve_by_hand, get_me, poll_for_token, poll_once, request_device_code, sign_in
 
 # How long the portal may take to notice the outage, and to recover once the database is back.
 NOTICE_WITHIN = 15.0
@@ -158,6 +158,7 @@ def test_the_portal_rides_out_a_database_outage_and_recovers_without_a_restart(o
     wrong while it is down is collected, so that one run also says whether the recovery works."""
     portal, server = outage_portal
     first, second = connect(portal), connect(portal)
+    pending = request_device_code(portal)  # polled while the database is away
     web = sign_in(portal)
     problems: list[str] = []
 
@@ -190,6 +191,11 @@ def test_the_portal_rides_out_a_database_outage_and_recovers_without_a_restart(o
             expect(healthz.status_code == 200, "GET /healthz (liveness, no database) is not 200", healthz)
             code = requests.post(portal.url("/auth/device/code"), data={"client_id": portal.client_id}, timeout=15)
             expect(code.status_code == 503, "POST /auth/device/code with the database down is not 503", code)
+            poll = poll_once(portal, pending["device_code"])
+            expect(poll.status_code == 503 and poll.headers.get("Retry-After", "").isdigit(),
+                   "a poll of /auth/device/token with the database down is not 503 with Retry-After", poll)
+            tokens = requests.get(portal.url("/api/me/tokens"), headers={"Authorization": f"Bearer {first}"}, timeout=15)
+            expect(tokens.status_code == 503, "GET /api/me/tokens with the database down is not 503", tokens)
             page = web.get(portal.url("/auth/device"), timeout=15, allow_redirects=False)
             expect(page.status_code == 503, "GET /auth/device (signed in) with the database down is not 503", page)
             # The load goes on against a database that is not there, long enough for a connection
