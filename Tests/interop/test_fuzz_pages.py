@@ -2,6 +2,11 @@
 endpoints and the JSON API, against a real `portal serve` of its own, on SQLite and on PostgreSQL
 (issue #14: no request can crash the portal or earn a 500).
 
+First a sweep puts each known hole of the issue on every route it could be on (an empty or quoted
+empty multipart boundary with the CSRF token in the body and in X-CSRF-Token; a NUL and invalid
+UTF-8 in every field, path segment and query parameter; a path below a file of Public/), then a
+random part mixes hostile bodies, content types, headers, paths and values.
+
 Why raw sockets: an HTTP library repairs what this test must send broken (an empty multipart
 boundary, two Content-Type headers, raw invalid UTF-8 in the request line, a `&` followed by a
 combining mark, which a Swift `Character` split would not see as `&`). Why its own generator with a
@@ -16,8 +21,11 @@ signs out along the way (its own session, a member's tokens) must not be the cre
 next. After every batch it checks that the server process is alive and /healthz answers, and signs
 in again or fetches a new token when one was lost.
 
-It fails on any 5xx, on a request that gets no answer within 15 s, and on a server that died (it
-is then started again on the same database, to find what else there is, at most a few times). The
+It fails on any 5xx (also on the ordinary requests that keep its sessions), on a request that gets
+no answer within 15 s, and on a server that died (it is then started again on the same database, to
+find what else there is; a body that crashed it is not sent again, and the sweep sends a crashing
+kind of body to three routes at most). A request the HTTP parser refuses by closing the connection
+(an unknown method, raw bytes that are not ASCII in the request line) is counted, not failed. The
 summary (requests sent, status counts, each 5xx and crash with the request that caused it) is
 printed and written to $INTEROP_ARTIFACTS/fuzz-pages-<database>.json."""
 
