@@ -220,6 +220,8 @@ ROUTES = [
     Route("POST", "/auth/token/revoke", "oauth", ("token", "token_type_hint", "client_id")),
     Route("POST", "/auth/introspect", "oauth", ("token", "token_type_hint")),
     Route("GET", "/me", "api"),
+    Route("GET", "/auth/verify", "api", query=("permission",)),  # forward auth, any method
+    Route("POST", "/auth/verify", "api"),
     Route("GET", "/api/me/tokens", "api"),
     Route("DELETE", "/api/me/tokens/{token_id}", "api"),
     Route("GET", "/api/orgs/{slug}/settings", "api"),
@@ -315,6 +317,7 @@ class Generator:
             "logo": ["x"],
             "kind": ["signin.failed", "token.issued", ""], "user": [w.user_ids.get("member", ""), ""],
             "before": ["2026-12-01T00:00:00Z", ""], "limit": ["10", "1", "500"],
+            "permission": ["members:read", "sql:run", "nope"],
         }
         return r.choice(choices.get(name, ["x"])).encode()
 
