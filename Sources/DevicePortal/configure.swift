@@ -9,6 +9,7 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     app.config.portalSecret = secret
     app.metrics = PortalMetrics()
     app.requestsInFlight = RequestsInFlight()
+    app.heldPolls = HeldPolls(limit: config.devicePollMaxHeld)
     app.signingKeys = SigningKeyStore(secret: secret, jwtTTL: config.sessionJWTTTL)
     // Blocking work (SQLite calls, bcrypt) runs here; the shared default has one thread per
     // core, too few for a writer waiting on a lock beside a bcrypt hash and a reader.
@@ -19,6 +20,7 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     app.lifecycle.use(DatabasePreparation())
     if ["serve", "demo"].contains(app.commandName) {
         app.lifecycle.use(Housekeeping.Schedule(interval: .minutes(10)))
+        app.lifecycle.use(DeviceDecisionListener())
         app.lifecycle.use(GracefulShutdown())
     }
 

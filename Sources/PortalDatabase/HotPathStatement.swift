@@ -55,7 +55,7 @@ extension GuardStatement {
         if let postgres = db as? any PostgresDatabase {
             return try await firstRow(on: postgres, prepared: hotPath.preparesStatements, logger: db.logger)
         }
-        guard let sqlite = db as? any SQLiteDatabase else { preconditionFailure("neither SQLite nor PostgreSQL") }
+        guard let sqlite = db as? any SQLiteDatabase else { throw UnsupportedDatabase() }
         if let reader = hotPath.reader, case .success(let row) = Result(catching: { try readAtOnce(on: reader) }) {
             return row
         }
@@ -145,4 +145,9 @@ extension HotPathStatement {
     }
 
     package func decodeRow(_ row: PostgresRow) throws -> any SQLRow { row.sql() }
+}
+
+/// A database that is neither SQLite nor PostgreSQL, which `configure` never sets up.
+package struct UnsupportedDatabase: Error {
+    package init() {}
 }

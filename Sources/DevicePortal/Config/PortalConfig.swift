@@ -27,6 +27,8 @@ public struct PortalConfig: Sendable {
     /// Whether the hot paths keep named prepared statements on a PostgreSQL connection; `false`
     /// behind a transaction pooler (PgBouncer), which hands each transaction another connection.
     public var databasePreparedStatements: Bool
+    /// Polls one instance holds open at once for `Prefer: wait`; past that, polls are answered at once.
+    public var devicePollMaxHeld: Int
 
     public init(
         database: DatabaseURL = Setting.database.fallback,
@@ -43,7 +45,8 @@ public struct PortalConfig: Sendable {
         metricsToken: String? = nil,
         deviceCodesPerIPPerMinute: Int = Setting.deviceCodeRateLimit.fallback,
         databasePoolSize: Int = Setting.databasePoolSize.fallback,
-        databasePreparedStatements: Bool = Setting.databasePreparedStatements.fallback
+        databasePreparedStatements: Bool = Setting.databasePreparedStatements.fallback,
+        devicePollMaxHeld: Int = Setting.devicePollMaxHeld.fallback
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -60,6 +63,7 @@ public struct PortalConfig: Sendable {
         self.deviceCodesPerIPPerMinute = deviceCodesPerIPPerMinute
         self.databasePoolSize = databasePoolSize
         self.databasePreparedStatements = databasePreparedStatements
+        self.devicePollMaxHeld = devicePollMaxHeld
     }
 
     /// Reads the settings of docs/OPERATIONS.md; a bad value throws an error naming the variable.
@@ -85,7 +89,8 @@ public struct PortalConfig: Sendable {
             databasePoolSize: try env.value(Setting.databasePoolSize),
             // `?prepared_statements=` in DATABASE_URL, where poolers' docs put it, wins.
             databasePreparedStatements: try database.preparedStatementsOption
-                ?? env.value(Setting.databasePreparedStatements)
+                ?? env.value(Setting.databasePreparedStatements),
+            devicePollMaxHeld: try env.value(Setting.devicePollMaxHeld)
         )
         if case .postgres = config.database, config.portalSecret == nil {
             // Every instance must share it, so none may invent its own.

@@ -91,6 +91,9 @@ extension PortalConfig {
         public static var databasePoolSize: PortalConfig.Variable<Int> {
             .number("DATABASE_POOL_SIZE", default: 8, within: 1...1_000, of: "PostgreSQL connections per instance")
         }
+        public static var devicePollMaxHeld: PortalConfig.Variable<Int> {
+            .number("DEVICE_POLL_MAX_HELD", default: 10_000, within: 0...1_000_000, of: "polls held at once (0: none)")
+        }
         public static var databasePreparedStatements: PortalConfig.Variable<Bool> {
             .init(
                 name: "DATABASE_PREPARED_STATEMENTS", fallback: true, parse: PortalConfig.parseBool,

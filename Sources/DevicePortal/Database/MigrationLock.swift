@@ -14,13 +14,7 @@ enum MigrationLock {
     static func withLock(_ app: Application, _ body: () async throws -> Void) async throws {
         if case .sqliteFile(let path) = app.config.database { return try await withFileLock(path + ".lock", body) }
         guard case .postgres(let url) = app.config.database else { return try await body() }
-        // `useDatabase` has already checked the URL; this parse cannot fail with a new error.
-        guard let configuration = try? SQLPostgresConfiguration(url: url).coreConfiguration else {
-            throw ConfigurationError(
-                variable: "DATABASE_URL", value: DatabaseURL.redacted(url), expected: "a valid PostgreSQL URL")
-        }
-        let connection = try await PostgresConnection.connect(
-            on: app.eventLoopGroup.any(), configuration: configuration, id: 0, logger: app.logger)
+        let connection = try await app.dedicatedPostgresConnection(url: url)
         do {
             _ = try await connection.query("BEGIN", logger: app.logger)
             _ = try await connection.query("SELECT pg_advisory_xact_lock(\(key))", logger: app.logger)
@@ -51,4 +45,18 @@ extension MigrationLock {
 struct LockFileError: Error, CustomStringConvertible {
     let path: String
     var description: String { "Cannot lock \(path) to migrate the database: let the database's folder be written." }
+}
+
+extension Application {
+    /// A PostgreSQL connection outside the pool, for a session of its own (the migration lock,
+    /// the listener of device decisions).
+    func dedicatedPostgresConnection(url: String) async throws -> PostgresConnection {
+        // `useDatabase` has already checked the URL; this parse cannot fail with a new error.
+        guard let configuration = try? SQLPostgresConfiguration(url: url).coreConfiguration else {
+            throw ConfigurationError(
+                variable: "DATABASE_URL", value: DatabaseURL.redacted(url), expected: "a valid PostgreSQL URL")
+        }
+        return try await PostgresConnection.connect(
+            on: eventLoopGroup.any(), configuration: configuration, id: 0, logger: logger)
+    }
 }

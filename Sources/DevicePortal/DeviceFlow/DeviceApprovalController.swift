@@ -111,7 +111,9 @@ enum DeviceApprovalController {
                     throw Self.alreadyDecided
                 }
                 try await AuditEvent.record(.deviceDenied, by: actor, details: details, on: tx)
+                try await DeviceDecisions.announce(pending.authorization.deviceCodeHash, on: tx)
             }
+            DeviceDecisions.committed(pending.authorization.deviceCodeHash, app: req.application)
             req.metrics.deviceFlow(.denied)
             return try await req.renderPage("device/denied", title: "Device denied", result)
         }
@@ -125,7 +127,9 @@ enum DeviceApprovalController {
                     userCode: userCode, userID: signedIn.userID, organizationID: organization.id, at: req.now, on: tx)
             else { throw Self.alreadyDecided }
             try await AuditEvent.record(.deviceApproved, by: actor, in: organization.id, details: details, on: tx)
+            try await DeviceDecisions.announce(pending.authorization.deviceCodeHash, on: tx)
         }
+        DeviceDecisions.committed(pending.authorization.deviceCodeHash, app: req.application)
         req.metrics.deviceFlow(.approved)
         return try await req.renderPage(
             "device/approved", title: "Device connected",

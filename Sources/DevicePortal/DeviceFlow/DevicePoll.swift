@@ -64,17 +64,34 @@ struct DevicePoll {
             row = try await statement.firstRow(on: postgres, prepared: hotPath.preparesStatements, logger: db.logger)
         } else if let writer = hotPath.writer {
             row = try await writer.query(Statement.sqliteSQL, statement.sqliteBinds).first?.sql()
+        } else if let sqlite = db as? any SQLiteDatabase {
+            row = try await sqlite.query(Statement.sqliteSQL, statement.sqliteBinds).first?.sql()
         } else {
-            row = try await (db as! any SQLiteDatabase).query(Statement.sqliteSQL, statement.sqliteBinds).first?.sql()
+            throw UnsupportedDatabase()
         }
-        guard let row else { return nil }
-        return DevicePoll(
-            authorizationID: try row.decode(column: "id", as: UUID.self),
-            clientID: try row.decode(column: "client_id", as: UUID.self),
-            status: try row.decode(column: "status", as: DeviceAuthorization.Status.self),
-            approvedOrganizationID: try row.decode(column: "approved_organization_id", as: UUID?.self),
-            expiresAt: try row.decode(column: "expires_at", as: Date.self),
-            pollInterval: try row.decode(column: "poll_interval", as: Int.self),
-            wasEarly: try row.decode(column: "last_poll_was_early", as: Bool.self))
+        return try row.map(DevicePoll.init(row:))
+    }
+
+    /// A held poll answered now (`Prefer: wait`): the code's state at this moment, and this
+    /// moment recorded as the poll's time, from which the next poll's interval counts.
+    static func answered(_ held: DevicePoll, at now: Date, on db: any Database) async throws -> DevicePoll? {
+        try await db.sql.update(DeviceAuthorization.schema)
+            .set("last_polled_at", to: now)
+            .set("last_poll_was_early", to: false)
+            .where("id", .equal, held.authorizationID)
+            .where("status", .notEqual, DeviceAuthorization.Status.consumed.rawValue)
+            .returning(SQLColumn("*"))
+            .first()
+            .map(DevicePoll.init(row:))
+    }
+
+    private init(row: any SQLRow) throws {
+        authorizationID = try row.decode(column: "id", as: UUID.self)
+        clientID = try row.decode(column: "client_id", as: UUID.self)
+        status = try row.decode(column: "status", as: DeviceAuthorization.Status.self)
+        approvedOrganizationID = try row.decode(column: "approved_organization_id", as: UUID?.self)
+        expiresAt = try row.decode(column: "expires_at", as: Date.self)
+        pollInterval = try row.decode(column: "poll_interval", as: Int.self)
+        wasEarly = try row.decode(column: "last_poll_was_early", as: Bool.self)
     }
 }

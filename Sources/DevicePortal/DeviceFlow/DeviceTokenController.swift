@@ -34,8 +34,9 @@ enum DeviceTokenController {
     }
 
     /// Decided in the documented order (docs/REFERENCE.md): grant type, parameters, client, code, expiry,
-    /// polling speed, then the code's state.
-    @Sendable static func exchange(req: Request) async throws -> TokenResponse {
+    /// polling speed, then the code's state. With `Prefer: wait=N` a pending code's poll is held
+    /// until the code is decided, expires, or N seconds pass (`HeldPolls`).
+    @Sendable static func exchange(req: Request) async throws -> Response {
         let form = try Form(req.oauthForm())
         let grantType = try requiredParameter(form.grantType, "grant_type")
         guard grantType == Self.grantType else {
@@ -45,17 +46,37 @@ enum DeviceTokenController {
         }
         let deviceCode = try requiredParameter(form.deviceCode, "device_code", maxLength: 100)
         let clientID = try requiredParameter(form.clientID, "client_id")
+        let deviceCodeHash = OpaqueSecret.hash(deviceCode)
         let now = req.now
-        // One statement on the usual path; telling a bad client from a bad code costs a second
-        // query only when the poll found nothing.
-        guard
-            let poll = try await DevicePoll.record(
-                deviceCodeHash: OpaqueSecret.hash(deviceCode), clientID: clientID, at: now, on: req.db,
-                hotPath: req.application.hotPath)
-        else {
-            _ = try await OAuthClient.requirePublic(clientID, on: req.db)
-            throw JSONError.invalidGrant("The device code is unknown, belongs to another client, or was already used.")
+        // A poll that may be held takes its place before its statement runs, so that a decision
+        // committed in between is not missed.
+        let wait = PreferWait.seconds(in: req.headers["Prefer"])
+        let ticket = wait.flatMap { _ in req.application.heldPolls.register(deviceCodeHash) }
+        do {
+            // One statement on the usual path; telling a bad client from a bad code costs a second
+            // query only when the poll found nothing.
+            guard
+                let poll = try await DevicePoll.record(
+                    deviceCodeHash: deviceCodeHash, clientID: clientID, at: now, on: req.db,
+                    hotPath: req.application.hotPath)
+            else {
+                _ = try await OAuthClient.requirePublic(clientID, on: req.db)
+                throw JSONError.invalidGrant(
+                    "The device code is unknown, belongs to another client, or was already used.")
+            }
+            if let ticket, let wait, poll.status == .pending, !poll.wasEarly, poll.expiresAt > now {
+                return try await held(poll, ticket: ticket, wait: wait, req: req)
+            }
+            ticket.map(req.application.heldPolls.release)
+            return try await answer(poll, at: now, req: req)
+        } catch {
+            ticket.map(req.application.heldPolls.release)
+            throw error
         }
+    }
+
+    /// The answer to a poll, from the code's state as the poll found it.
+    private static func answer(_ poll: DevicePoll, at now: Date, req: Request) async throws -> Response {
         if poll.expiresAt <= now {
             throw JSONError.deviceFlow("expired_token", "The device code has expired. Start again.")
         }
@@ -79,7 +100,34 @@ enum DeviceTokenController {
             }
             req.metrics.deviceFlow(.exchanged)
             req.metrics.tokensIssued()
-            return issued
+            return try await issued.encodeResponse(for: req)
+        }
+    }
+
+    /// Holds a pending code's poll (no thread, no connection) until the code is decided, expires,
+    /// `wait` seconds pass or the server shuts down, then answers it as a poll made at that moment:
+    /// its time is the previous poll's for the next one (RFC 8628 §3.5's interval counts from it).
+    private static func held(_ poll: DevicePoll, ticket: HeldPolls.Ticket, wait: Int, req: Request) async throws
+        -> Response
+    {
+        // Held just past the expiry, so that the answer then is expired_token.
+        let limit = min(TimeInterval(wait), poll.expiresAt.timeIntervalSince(req.now) + 0.05)
+        let started = ContinuousClock.now
+        let woke = await req.application.heldPolls.wait(
+            ticket, upTo: .milliseconds(Int64(limit * 1_000)), on: req.eventLoop)
+        req.metrics.heldPoll(woke, waited: ContinuousClock.now - started)
+        let now = req.now
+        let applied = ["Preference-Applied": "wait=\(wait)"]
+        do {
+            guard let answered = try await DevicePoll.answered(poll, at: now, on: req.db) else {
+                throw JSONError.invalidGrant("The device code was already used.")
+            }
+            let response = try await answer(answered, at: now, req: req)
+            response.headers.add(contentsOf: HTTPHeaders(applied.map { ($0.key, $0.value) }))
+            return response
+        } catch var error as JSONError {
+            error.headers.add(contentsOf: HTTPHeaders(applied.map { ($0.key, $0.value) }))
+            throw error
         }
     }
 

@@ -13,6 +13,8 @@ struct GracefulShutdown: LifecycleHandler {
 
     func shutdownAsync(_ application: Application) async {
         application.logger.info("shutting down: finishing requests in flight, accepting no new ones")
+        // Held polls are answered now (authorization_pending), not cut when the server stops.
+        application.heldPolls.releaseAll()
         await application.server.shutdown()  // logs an error itself if requests outlast the timeout
         let deadline = ContinuousClock.now + Self.handlerTimeout
         while application.requestsInFlight.count > 0, ContinuousClock.now < deadline {

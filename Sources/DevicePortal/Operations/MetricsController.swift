@@ -12,6 +12,7 @@ enum MetricsController {
     @Sendable static func scrape(req: Request) async throws -> Response {
         try authorize(req)
         await updateStock(req)
+        req.metrics.setHeldPolls(req.application.heldPolls.count)
         let headers: HTTPHeaders = ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"]
         return Response(status: .ok, headers: headers, body: .init(data: Data(req.metrics.registry.emitToBuffer())))
     }

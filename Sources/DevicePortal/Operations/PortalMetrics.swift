@@ -12,7 +12,13 @@ final class PortalMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
 
     init() {
-        factory = PrometheusMetricsFactory(registry: registry)
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // A held poll waits up to 30 s: buckets of its own, beyond the requests' 10 s.
+        factory.durationHistogramBuckets["portal_device_poll_held_seconds"] = [
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2),
+            .seconds(5), .seconds(10), .seconds(20), .seconds(30),
+        ]
+        self.factory = factory
         // Every series of a closed set exists from the start, at 0, so `rate()` sees its first event.
         for step in DeviceFlowStep.allCases { deviceFlow(step, count: 0) }
         for reason in RevocationReason.allCases { tokensRevoked(0, reason: reason) }
@@ -84,6 +90,23 @@ final class PortalMetrics: Sendable {
         Counter(label: "portal_http_requests_total", dimensions: labels, factory: factory).increment()
         Timer(label: "portal_http_request_duration_seconds", dimensions: labels, factory: factory)
             .recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// A poll held by `Prefer: wait`, answered: how it ended and how long it waited.
+    func heldPoll(_ wake: HeldPolls.Wake, waited: Duration) {
+        let outcome =
+            switch wake {
+            case .decided: "decided"
+            case .timedOut: "timed_out"
+            case .shuttingDown: "shutting_down"
+            }
+        Timer(label: "portal_device_poll_held_seconds", dimensions: [("outcome", outcome)], factory: factory)
+            .recordNanoseconds(waited.nanoseconds)
+    }
+
+    /// Polls this instance holds now (`Prefer: wait`), set at scrape time.
+    func setHeldPolls(_ count: Int) {
+        Gauge(label: "portal_device_polls_held", factory: factory).record(count)
     }
 
     /// Gauges of the whole deployment (every instance reads the same database), set at scrape time.
