@@ -111,6 +111,56 @@ struct ClientHostileCommandTests {
         }
     }
 
+    /// Every string field of every answer, each in turn set to `hostileText` (inside a URL for
+    /// the URL fields), with the command that prints from it.
+    static let everyField: [(FakeTokenServer.Route, String, String, String)] = {
+        let hostile = quoted(hostileText)
+        func url(_ path: String) -> String { quoted("{origin}" + path + hostileText) }
+        return [
+            (.metadata, "issuer", quoted("{origin}" + hostileText), "login"),
+            (.metadata, "issuer", quoted("{origin}" + hostileText), "logout"),
+            (.metadata, "device_authorization_endpoint", url("/auth/device/code"), "login"),
+            (.metadata, "token_endpoint", url("/auth/device/token"), "login"),
+            (.metadata, "revocation_endpoint", url("/auth/token/revoke"), "logout"),
+            (.metadata, "grant_types_supported", "[\(hostile)]", "login"),
+            (.deviceCode, "device_code", hostile, "login"),
+            (.deviceCode, "user_code", hostile, "login"),
+            (.deviceCode, "verification_uri", url("/auth/device"), "login"),
+            (.deviceCode, "verification_uri_complete", url("/auth/device?user_code="), "login"),
+            (.token, "access_token", hostile, "login"),
+            (.token, "token_type", hostile, "login"),
+            (.token, "user", #"{"id": \#(hostile), "email": \#(hostile), "name": \#(hostile)}"#, "login"),
+            (.token, "organization", #"{"id": \#(hostile), "slug": \#(hostile), "name": \#(hostile)}"#, "login"),
+            (.me, "user", #"{"id": \#(hostile), "email": \#(hostile), "name": \#(hostile)}"#, "whoami"),
+            (.me, "organization", #"{"id": \#(hostile), "slug": \#(hostile), "name": \#(hostile)}"#, "whoami"),
+            (.me, "role", #"{"name": \#(hostile), "permissions": [\#(hostile)]}"#, "whoami"),
+            (.me, "auth", #"{"type": \#(hostile), "expires_at": \#(hostile)}"#, "whoami"),
+        ]
+    }()
+
+    @Test("escape sequences in any string field of any answer never reach the terminal", arguments: 0..<18)
+    func everyStringField(index: Int) async throws {
+        let (route, field, raw, command) = Self.everyField[index]
+        let settings = FakeTokenServer.Settings(interval: 1, fields: [route: [field: raw]])
+        try await withFakeServer(settings, clock: VirtualClock(), script: { _, _ in .approved }) { server in
+            let world = try CommandWorld(clock: VirtualClock())
+            defer { world.home.remove() }
+            if command != "login" {
+                try world.store.save(StoredCredentials(server: server.url, clientID: "desktop", token: Self.token))
+            }
+            let arguments =
+                command == "login"
+                ? ["login", "--server", server.url.absoluteString, "--client-id", "d", "--no-browser"] : [command]
+
+            _ = await world.run(arguments)  // MUT
+
+            expectTerminalSafe(world.stdout, "stdout, \(route) \(field)")
+            expectTerminalSafe(world.stderr, "stderr, \(route) \(field)")
+            expectNoFakeLine(world.stdout + "\n" + world.stderr)
+            #expect(!world.stdout.isEmpty || !world.stderr.isEmpty)
+        }
+    }
+
     @Test("logout counts only the revocation endpoint's own 200: a redirect or an error keeps the token")
     func logoutRevocation() async throws {
         for (reply, revoked) in [

@@ -51,6 +51,36 @@ struct ClientProcessTests {
     }
 
     @Test(
+        "escape sequences in any string field that login, whoami or logout print before a poll: no control byte",
+        arguments: ClientHostileCommandTests.everyField.indices.filter {
+            ClientHostileCommandTests.everyField[$0].0 != .token
+        })
+    func everyStringField(index: Int) async throws {
+        let (route, field, raw, command) = ClientHostileCommandTests.everyField[index]
+        try await withFakeServer(.init(fields: [route: [field: raw]]), clock: VirtualClock()) { server in
+            let home = try TemporaryFolder()
+            defer { home.remove() }
+            if command != "login" {
+                try home.store.save(StoredCredentials(server: server.url, clientID: "desktop", token: Self.token))
+            }
+            let arguments =
+                command == "login"
+                ? ["login", "--server", server.url.absoluteString, "--client-id", "d", "--no-browser"] : [command]
+            let process = try PortalProcess(arguments, home: home)  // MUT
+            // A login that got as far as waiting has printed all it prints before the first poll.
+            try await eventually(timeout: .seconds(30), "the output") {
+                process.stdoutText.contains("Press Ctrl-C to cancel.") || !process.isRunning
+            }
+            process.terminate()
+            let run = try await process.wait()
+
+            #expect(run.reason == .exit || run.status == SIGTERM, "\(route) \(field): \(run)")
+            expectTerminalSafe(run.stdout, "stdout, \(route) \(field)")
+            expectTerminalSafe(run.stderr, "stderr, \(route) \(field)")
+        }
+    }
+
+    @Test(
         "a hostile interval or expires_in neither crashes login nor makes it poll early",
         arguments: [
             ("9223372036854775807", "900", "15 minutes"), ("4611686018427387904", "900", "15 minutes"),
@@ -207,7 +237,10 @@ final class PortalProcess: @unchecked Sendable {
     var stdoutText: String { String(decoding: output.withLockedValue { $0.stdout }, as: UTF8.self) }
     var finished: String { isRunning ? "running" : "\(stdoutText.debugDescription)" }
 
-    func terminate() { process.terminate() }
+    /// Sends SIGTERM to this child while it runs (never to a process id that may have been reused).
+    func terminate() {
+        if process.isRunning { process.terminate() }
+    }
 
     /// Waits (for real) for the process to end and its output to be read, 30 s at most.
     func wait() async throws -> Finished {
