@@ -7,7 +7,7 @@ import VaporTesting
 
 /// `portal login`, `whoami` and `logout` against a hostile server, in this process on a
 /// virtual clock: what they print, what they keep, and whom they talk to.
-@Suite("Client commands: a hostile server")
+@Suite("Client commands: a hostile server", .serialized)
 struct ClientHostileCommandTests {
     static let token = AccessToken(String(repeating: "c0", count: 32))
     static let quoted = FakeTokenServer.quoted

@@ -10,7 +10,7 @@ import VaporTesting
 /// The client library against a server that lies: it redirects, names endpoints elsewhere, asks
 /// for absurd waits and hides escape sequences in its text. A second server (the witness) stands
 /// for every other origin: it must never hear from the client.
-@Suite("Client: a hostile server")
+@Suite("Client: a hostile server", .serialized)
 struct ClientHostileServerTests {
     static let token = AccessToken(String(repeating: "c0", count: 32))
 
