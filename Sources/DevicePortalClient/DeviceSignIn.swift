@@ -10,9 +10,9 @@ public struct DeviceSignIn: Sendable {
     public let verificationURI: URL
     /// The same page with the code filled in; open this one when you can.
     public let verificationURIComplete: URL?
-    /// Seconds the code stays valid.
+    /// Seconds the code stays valid: the server's `expires_in`, at most `longestExpiry`.
     public let expiresIn: Int
-    /// Seconds the server asks between polls.
+    /// Seconds between polls: the server's `interval` (5 without one) within `intervalBounds`.
     public let interval: Int
 
     let deviceCode: String
@@ -26,6 +26,14 @@ public struct DeviceSignIn: Sendable {
 extension DeviceSignIn {
     /// RFC 8628 §3.2: without `interval` a client waits 5 s.
     static let defaultInterval = 5
+    /// The seconds between polls that the client keeps to, whatever the server asks: a server
+    /// asking less gets 1 s, more gets 60 s (also the most that `slow_down` grows it to).
+    public static let intervalBounds = 1...60
+    /// The longest wait for an approval: a code said to live longer counts as living 24 hours.
+    /// A code that lives 0 s or less is an error.
+    public static let longestExpiry = 86_400
+    /// DevicePortal's user codes: 8 letters of this alphabet, shown as XXXX-XXXX.
+    static let userCodeAlphabet = Set("BCDFGHJKLMNPQRSTVWXZ")
 
     struct Body: Decodable {
         let deviceCode: String
@@ -45,30 +53,56 @@ extension DeviceSignIn {
         }
     }
 
-    /// Checks the answer: the pages must be http(s), since a desktop app opens them in a browser.
-    init(_ body: Body, tokenEndpoint: URL, requestedAt: Duration, receivedAt: Duration, status: Int) throws {
-        func webPage(_ text: String) -> URL? {
-            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
-                ["http", "https"].contains(scheme), url.host != nil
-            else { return nil }
+    /// Checks the answer: the pages must be http(s) on the issuer's own origin (the person opens
+    /// them and signs in there), the user code must be one of DevicePortal's, and the times are
+    /// kept within bounds so that no wait can overflow or last for ever.
+    init(
+        _ body: Body, issuer: URL, tokenEndpoint: URL, requestedAt: Duration, receivedAt: Duration, status: Int
+    ) throws {
+        func invalid(_ detail: String) -> PortalClientError {
+            .unexpectedResponse(status: status, detail: detail)
+        }
+        func webPage(_ name: String, _ text: String) throws -> URL {
+            let shown = ServerText.singleLine(text)
+            guard let url = URL(string: text), let origin = Origin(url), url.user == nil, url.password == nil else {
+                throw invalid("\(name) is not an http(s) URL: \(shown)")
+            }
+            guard origin == Origin(issuer) else {
+                throw invalid(
+                    "\(name) \(shown) is not on the server's own address \(Origin(issuer)?.description ?? "")")
+            }
             return url
         }
-        guard let verificationURI = webPage(body.verificationURI) else {
-            throw PortalClientError.unexpectedResponse(
-                status: status, detail: "verification_uri is not an http(s) URL: \(body.verificationURI)")
+        guard Self.isUserCode(body.userCode) else {
+            throw invalid(
+                "user_code \"\(ServerText.singleLine(body.userCode, limit: 20))\" is not XXXX-XXXX in BCDFGHJKLMNPQRSTVWXZ"
+            )
         }
-        guard !body.deviceCode.isEmpty, !body.userCode.isEmpty, body.expiresIn > 0 else {
-            throw PortalClientError.unexpectedResponse(status: status, detail: "incomplete device authorization")
+        guard !body.deviceCode.isEmpty else { throw invalid("incomplete device authorization: no device_code") }
+        guard body.expiresIn > 0 else {
+            throw invalid("expires_in \(body.expiresIn) is not a positive number of seconds")
         }
         self.userCode = body.userCode
-        self.verificationURI = verificationURI
-        self.verificationURIComplete = body.verificationURIComplete.flatMap(webPage)
-        self.expiresIn = body.expiresIn
-        self.interval = max(body.interval ?? Self.defaultInterval, 1)
+        self.verificationURI = try webPage("verification_uri", body.verificationURI)
+        self.verificationURIComplete = try body.verificationURIComplete.map {
+            try webPage("verification_uri_complete", $0)
+        }
+        self.expiresIn = min(body.expiresIn, Self.longestExpiry)
+        let interval = body.interval ?? Self.defaultInterval
+        self.interval = min(max(interval, Self.intervalBounds.lowerBound), Self.intervalBounds.upperBound)
         self.deviceCode = body.deviceCode
         self.tokenEndpoint = tokenEndpoint
         self.requestedAt = requestedAt
         self.receivedAt = receivedAt
+    }
+
+    /// `XXXX-XXXX` in DevicePortal's alphabet, which has no vowels and no look-alike letters.
+    static func isUserCode(_ text: String) -> Bool {
+        let characters = Array(text)
+        guard characters.count == 9, characters[4] == "-" else { return false }
+        return characters.enumerated().allSatisfy { index, character in
+            index == 4 || userCodeAlphabet.contains(character)
+        }
     }
 }
 

@@ -50,6 +50,19 @@ extension PortalMetadata {
         return components.url
     }
 
+    /// The first endpoint that is not on the issuer's origin (scheme, host and port) or carries a
+    /// user name or password: the client sends its device code and token to the issuer alone.
+    func endpointOutsideIssuer() -> (name: String, url: URL)? {
+        let origin = Origin(issuer)
+        let endpoints = [
+            ("device_authorization_endpoint", deviceAuthorizationEndpoint), ("token_endpoint", tokenEndpoint),
+            ("revocation_endpoint", revocationEndpoint),
+        ]
+        return endpoints.first { _, url in
+            origin == nil || Origin(url) != origin || url.user != nil || url.password != nil
+        }
+    }
+
     /// RFC 8414 §3.3: the metadata counts only when its `issuer` is the server asked. Scheme and
     /// host compare without case, a default port equals no port, and a trailing slash is ignored.
     static func isSameIssuer(_ issuer: URL, _ server: URL) -> Bool {

@@ -5,9 +5,13 @@ import Foundation
 #endif
 
 /// One request and its answer, with URLSession's failures turned into `PortalClientError`
-/// (or `CancellationError` when the calling task was cancelled).
+/// (or `CancellationError` when the calling task was cancelled). Nothing goes out over plain
+/// http to another machine unless allowed, no redirect is followed, and only an answer from the
+/// origin asked counts.
 struct HTTPExchange: Sendable {
     let session: URLSession
+    /// Plain http to hosts other than this machine.
+    var allowsInsecureHTTP = false
     /// Seconds before a request without an answer counts as a network failure.
     var timeout: TimeInterval = 30
 
@@ -16,16 +20,17 @@ struct HTTPExchange: Sendable {
         let headers: [AnyHashable: Any]
         let body: Data
 
-        /// The RFC 6749 §5.2 error code and description, when the body has that shape.
+        /// The RFC 6749 §5.2 error code and description, when the body has that shape, safe to print.
         var oauthError: (error: String, description: String?)? {
             guard let body = try? JSONDecoder().decode(OAuthErrorBody.self, from: body) else { return nil }
-            return (body.error, body.errorDescription)
+            return (
+                ServerText.singleLine(body.error, limit: 100), body.errorDescription.map { ServerText.singleLine($0) }
+            )
         }
 
-        /// A short, printable piece of the body for error messages.
+        /// A short piece of the body for error messages, on one line and safe to print.
         var excerpt: String {
-            let text = String(decoding: body.prefix(200), as: UTF8.self)
-                .replacingOccurrences(of: "\n", with: " ")
+            let text = ServerText.singleLine(String(decoding: body.prefix(200), as: UTF8.self))
             return text.isEmpty ? "(empty body)" : text
         }
 
@@ -37,10 +42,12 @@ struct HTTPExchange: Sendable {
             }
         }
 
-        /// A `Retry-After` given in seconds.
-        var retryAfter: Int? {
+        /// A `Retry-After` given in seconds, at most `limit`.
+        func retryAfter(atMost limit: Int) -> Int? {
             for (name, value) in headers where (name as? String)?.lowercased() == "retry-after" {
-                return (value as? String).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard let text = value as? String, let seconds = Int(text.trimmingCharacters(in: .whitespaces))
+                else { return nil }
+                return min(max(seconds, 0), limit)
             }
             return nil
         }
@@ -76,11 +83,28 @@ struct HTTPExchange: Sendable {
     private func send(_ request: URLRequest) async throws -> Answer {
         var request = request
         request.timeoutInterval = timeout
+        guard let url = request.url, let origin = Origin(url) else {
+            throw PortalClientError.unexpectedResponse(status: 0, detail: "not an http(s) URL")
+        }
+        guard origin.scheme == "https" || origin.isLoopback || allowsInsecureHTTP else {
+            throw PortalClientError.insecureTransport(url)
+        }
         // Never start a request for a task that is already cancelled.
         try Task.checkCancellation()
         let (body, response) = try await InFlight.load(request, with: session)
         guard let http = response as? HTTPURLResponse else {
             throw PortalClientError.unexpectedResponse(status: 0, detail: "not an HTTP response")
+        }
+        if (300...399).contains(http.statusCode) {
+            let location = http.value(forHTTPHeaderField: "Location").map {
+                ServerText.singleLine(URL(string: $0, relativeTo: url)?.absoluteString ?? $0)
+            }
+            throw PortalClientError.redirected(status: http.statusCode, location: location)
+        }
+        // Only the origin asked may answer: a session that followed a redirect all the same is caught here.
+        guard let answeredBy = http.url, Origin(answeredBy) == origin else {
+            throw PortalClientError.redirected(
+                status: http.statusCode, location: http.url.map { ServerText.singleLine($0.absoluteString) })
         }
         return Answer(status: http.statusCode, headers: http.allHeaderFields, body: body)
     }

@@ -54,13 +54,36 @@ extension SignedIn: Decodable {
                 forKey: .tokenType, in: container, debugDescription: "token_type \(tokenType) is not Bearer")
         }
         let token = try container.decode(String.self, forKey: .token)
-        guard !token.isEmpty else {
-            throw DecodingError.dataCorruptedError(forKey: .token, in: container, debugDescription: "empty token")
+        guard Self.isBearerToken(token) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .token, in: container, debugDescription: "not an RFC 6750 bearer token")
         }
         self.token = AccessToken(token)
         expiresIn = try container.decode(Int.self, forKey: .expiresIn)
         user = try container.decode(PortalUser.self, forKey: .user)
         organization = try container.decode(PortalOrganization.self, forKey: .organization)
+    }
+}
+
+extension SignedIn {
+    /// RFC 6750 §2.1's `b64token`, at most 4096 characters (the longest token the portal takes
+    /// back): a token is sent in a header and stored, so it must not carry line breaks or controls.
+    static func isBearerToken(_ token: String) -> Bool {
+        let bytes = Array(token.utf8)
+        guard (1...4096).contains(bytes.count) else { return false }
+        let body = bytes.prefix { $0 != UInt8(ascii: "=") }
+        guard !body.isEmpty, bytes.dropFirst(body.count).allSatisfy({ $0 == UInt8(ascii: "=") }) else { return false }
+        return body.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"),
+                UInt8(ascii: "/"):
+                true
+            default: false
+            }
+        }
     }
 }
 

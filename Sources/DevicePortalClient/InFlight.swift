@@ -38,6 +38,7 @@ final class InFlight: @unchecked Sendable {
         let task = session.dataTask(with: request) { [self] data, response, error in
             finish(data: data, response: response, error: error)
         }
+        task.delegate = RedirectRefusal.shared
         let proceed = lock.withLock {
             guard !cancelled, !Task.isCancelled else { return false }
             self.continuation = continuation

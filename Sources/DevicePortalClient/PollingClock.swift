@@ -19,6 +19,13 @@ public struct SystemPollingClock: PollingClock {
     }
 
     public func sleep(for duration: Duration) async throws {
-        try await Task.sleep(for: duration)
+        // Task.sleep traps on a wait whose nanoseconds overflow Int64 (about 292 years): wait a day at a time.
+        let day = Duration.seconds(86_400)
+        var left = duration
+        while left > day {
+            try await Task.sleep(for: day)
+            left -= day
+        }
+        try await Task.sleep(for: left)
     }
 }

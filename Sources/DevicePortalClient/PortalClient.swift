@@ -16,6 +16,8 @@ public struct PortalClient: Sendable {
     /// The portal's address, its RFC 8414 issuer, such as `https://portal.example.com`.
     public let server: URL
     public let clientID: String
+    /// Whether plain http to a host other than this machine is allowed (see `init`).
+    public let allowsInsecureHTTP: Bool
     let http: HTTPExchange
     let clock: any PollingClock
 
@@ -31,14 +33,25 @@ public struct PortalClient: Sendable {
         return URLSession(configuration: configuration)
     }()
 
+    /// Requests go only to `server`'s origin, over https, or over plain http when the server is
+    /// this machine (`localhost`, 127.0.0.0/8, ::1); `allowsInsecureHTTP` accepts plain http to any
+    /// host, which sends the token unencrypted. No redirect is followed, with any `session`.
     public init(
         server: URL, clientID: String, session: URLSession = ephemeralSession,
-        clock: any PollingClock = SystemPollingClock()
+        clock: any PollingClock = SystemPollingClock(), allowsInsecureHTTP: Bool = false
     ) {
         self.server = server
         self.clientID = clientID
-        self.http = HTTPExchange(session: session)
+        self.allowsInsecureHTTP = allowsInsecureHTTP
+        self.http = HTTPExchange(session: session, allowsInsecureHTTP: allowsInsecureHTTP)
         self.clock = clock
+    }
+
+    /// Whether `url` is https, or plain http to this machine: what a client accepts without
+    /// `allowsInsecureHTTP`.
+    public static func isEncryptedOrLocal(_ url: URL) -> Bool {
+        guard let origin = Origin(url) else { return false }
+        return origin.scheme == "https" || origin.isLoopback
     }
 
     /// The server's endpoints, from `/.well-known/oauth-authorization-server`.
@@ -47,21 +60,28 @@ public struct PortalClient: Sendable {
             throw PortalClientError.discovery("\(server.absoluteString) is not a server address")
         }
         let answer = try await http.get(url)
+        let address = ServerText.singleLine(server.absoluteString)
         guard answer.status == 200 else {
             throw PortalClientError.discovery(
-                "\(url.absoluteString) answered HTTP \(answer.status); is \(server.absoluteString) a DevicePortal server?"
-            )
+                "\(ServerText.singleLine(url.absoluteString)) answered HTTP \(answer.status); "
+                    + "is \(address) a DevicePortal server?")
         }
         let metadata: PortalMetadata
         do {
             metadata = try JSONDecoder().decode(PortalMetadata.self, from: answer.body)
         } catch {
-            throw PortalClientError.discovery("\(url.absoluteString) is not usable metadata: \(answer.excerpt)")
+            throw PortalClientError.discovery(
+                "\(ServerText.singleLine(url.absoluteString)) is not usable metadata: \(answer.excerpt)")
         }
         guard PortalMetadata.isSameIssuer(metadata.issuer, server) else {
+            let issuer = ServerText.singleLine(metadata.issuer.absoluteString)
             throw PortalClientError.discovery(
-                "the server's issuer is \(metadata.issuer.absoluteString), not \(server.absoluteString); "
-                    + "use \(metadata.issuer.absoluteString) as the server address")
+                "the server's issuer is \(issuer), not \(address); use \(issuer) as the server address")
+        }
+        if let outside = metadata.endpointOutsideIssuer() {
+            throw PortalClientError.discovery(
+                "its \(outside.name) \(ServerText.singleLine(outside.url.absoluteString)) is not on \(address) itself; "
+                    + "the client sends codes and tokens to no other address")
         }
         guard metadata.grantTypesSupported.isEmpty || metadata.grantTypesSupported.contains(Self.deviceCodeGrant)
         else {
@@ -81,8 +101,8 @@ public struct PortalClient: Sendable {
         let receivedAt = clock.now()
         guard answer.status == 200 else { throw Self.failure(answer) }
         return try DeviceSignIn(
-            answer.decode(DeviceSignIn.Body.self), tokenEndpoint: metadata.tokenEndpoint, requestedAt: requestedAt,
-            receivedAt: receivedAt, status: answer.status)
+            answer.decode(DeviceSignIn.Body.self), issuer: metadata.issuer, tokenEndpoint: metadata.tokenEndpoint,
+            requestedAt: requestedAt, receivedAt: receivedAt, status: answer.status)
     }
 
     /// `GET /me`: who the token acts as, with the user's current role.

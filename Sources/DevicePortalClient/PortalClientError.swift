@@ -5,7 +5,8 @@ import Foundation
 #endif
 
 /// Every way a call of `PortalClient` can fail, besides `CancellationError` when the calling
-/// task is cancelled.
+/// task is cancelled. Text that came from the server (descriptions, excerpts, addresses) is
+/// already made safe to print with `ServerText.singleLine`.
 public enum PortalClientError: Error, Equatable, Sendable {
     /// The person denied the sign-in in the browser.
     case accessDenied
@@ -21,8 +22,15 @@ public enum PortalClientError: Error, Equatable, Sendable {
     case oauth(status: Int, error: String, description: String?)
     /// An answer that is not what the protocol promises (an HTML error page, a 500, bad JSON).
     case unexpectedResponse(status: Int, detail: String)
-    /// The authorization server metadata (RFC 8414) is missing, malformed, or names another issuer.
+    /// The authorization server metadata (RFC 8414) is missing, malformed, names another issuer,
+    /// or names an endpoint outside the server's origin.
     case discovery(String)
+    /// The server answered with a redirect (3xx), to `location` when it named one. The client
+    /// follows none: the request, token and all, went nowhere else.
+    case redirected(status: Int, location: String?)
+    /// Plain http to a host that is not this machine, refused before anything was sent: the token
+    /// would cross the network unencrypted. `PortalClient(allowsInsecureHTTP: true)` accepts it.
+    case insecureTransport(URL)
 }
 
 extension PortalClientError: LocalizedError {
@@ -44,6 +52,12 @@ extension PortalClientError: LocalizedError {
             "The server gave an unexpected answer (HTTP \(status)): \(detail)"
         case .discovery(let problem):
             "The server's OAuth metadata cannot be used: \(problem)"
+        case .redirected(let status, let location):
+            "The server answered HTTP \(status) with a redirect to \(location ?? "(no Location)"), "
+                + "which the client does not follow: nothing was sent there."
+        case .insecureTransport(let url):
+            "\(ServerText.singleLine(url.absoluteString)) is plain http to another machine: the token would "
+                + "cross the network unencrypted. Use https."
         }
     }
 }

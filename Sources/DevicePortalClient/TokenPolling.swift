@@ -13,17 +13,23 @@ public enum PollEvent: Equatable, Sendable {
 extension PortalClient {
     /// Polls in a row that may fail (network, 5xx, 429) before the wait gives up.
     static let maxFailedPolls = 4
-    /// The longest pause after failed polls.
+    /// The longest pause after failed polls (or asked by `Retry-After`).
     static let maxBackoff = Duration.seconds(60)
+    /// The interval that `slow_down` grows no further than.
+    static let longestInterval = Duration.seconds(DeviceSignIn.intervalBounds.upperBound)
 
     /// Polls the token endpoint until the person approves or denies, or the code expires
     /// (RFC 8628 §3.4, §3.5). It waits `interval` before the first poll and between polls,
     /// counted from the previous answer, so the server never sees a poll early; adds 5 s on
-    /// every `slow_down`; doubles the pause after a failed poll; never polls once the code has
-    /// expired, and returns at its expiry at the latest. Cancelling the calling task stops it at once.
+    /// every `slow_down`, up to 60 s; doubles the pause after a failed poll, up to 60 s (a
+    /// `Retry-After` too); never polls once the code has expired, and returns at its expiry at the
+    /// latest (24 hours at most). Cancelling the calling task stops it at once.
     ///
-    /// Throws `PortalClientError.accessDenied`, `.expired`, `.invalidClient`, `.network`, or
-    /// another `PortalClientError`; `CancellationError` when cancelled.
+    /// Throws `PortalClientError.accessDenied`, `.expired`, `.invalidClient`, `.network` (after 4
+    /// failed polls in a row), `.unexpectedResponse` (a 5xx or 429 4 times in a row, another answer
+    /// that is no OAuth error, a token answer that does not decode), `.oauth` (another OAuth error,
+    /// such as `invalid_grant`), `.invalidToken`, `.redirected` or `.insecureTransport`;
+    /// `CancellationError` when cancelled.
     public func waitForToken(
         _ signIn: DeviceSignIn, onPoll: @Sendable (PollEvent) -> Void = { _ in }
     ) async throws -> SignedIn {
@@ -66,7 +72,8 @@ extension PortalClient {
             if answer.status >= 500 || answer.status == 429 {
                 failedPolls += 1
                 guard failedPolls < Self.maxFailedPolls else { throw Self.failure(answer) }
-                pause = max(backoff(interval, failedPolls), .seconds(answer.retryAfter ?? 0))
+                let retryAfter = answer.retryAfter(atMost: Int(Self.maxBackoff.components.seconds)) ?? 0
+                pause = max(backoff(interval, failedPolls), .seconds(retryAfter))
                 onPoll(.retrying(next: pause, reason: "HTTP \(answer.status)"))
                 continue
             }
@@ -76,7 +83,7 @@ extension PortalClient {
                 pause = interval
                 onPoll(.pending(next: pause))
             case "slow_down":
-                interval += .seconds(5)
+                interval = min(interval + .seconds(5), Self.longestInterval)
                 pause = interval
                 onPoll(.slowDown(interval: interval))
             default:

@@ -135,3 +135,24 @@ def test_client_command_errors_are_clear_and_exit_non_zero(portal, tmp_path):
     assert usage.returncode == 2 and "missing --server URL" in usage.stderr
 
     assert not (tmp_path / "config").exists()
+
+
+def test_client_commands_refuse_plain_http_to_another_machine(tmp_path):
+    """Plain http goes to this machine only: a name that merely starts like a loopback address,
+    or any other host, is refused before anything is sent, unless --insecure-http is given."""
+    env = client_env(tmp_path / "config")
+    for server in ("http://127.attacker.example", "http://portal.example.com"):
+        login = run_client("login", "--server", server, "--client-id", "demo-cli", "--no-browser",
+                           env=env, cwd=tmp_path)
+        assert login.returncode == 1, login.stderr
+        assert f"error: {server} is plain http to another machine" in login.stderr
+        assert "--insecure-http" in login.stderr
+        assert "To sign in" not in login.stdout
+    config = tmp_path / "config" / "devportal"
+    config.mkdir(parents=True, mode=0o700)
+    (config / "credentials.json").write_text(json.dumps(
+        {"server": "http://portal.example.com", "client_id": "demo-cli", "token": "ab" * 32}))
+    for command in ("whoami", "logout"):
+        refused = run_client(command, env=env, cwd=tmp_path)
+        assert refused.returncode == 1 and "--insecure-http" in refused.stderr, refused.stderr
+    assert (config / "credentials.json").exists()

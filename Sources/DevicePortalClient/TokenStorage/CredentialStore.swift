@@ -53,23 +53,39 @@ public struct CredentialStoreError: Error, Equatable, LocalizedError {
 }
 
 public enum CredentialStores {
-    /// The macOS Keychain where the Security framework exists; elsewhere the Secret Service
-    /// (through `secret-tool`) when a session bus is there, else a private file in
-    /// `$XDG_CONFIG_HOME/devportal/` (or `~/.config/devportal/`).
-    public static func platformDefault(
+    /// Where a sign-in may be kept on this machine, the preferred first: the macOS Keychain where
+    /// the Security framework exists; elsewhere the Secret Service (through `secret-tool`) when a
+    /// session bus is there, then a private file in `$XDG_CONFIG_HOME/devportal/` (or
+    /// `~/.config/devportal/`).
+    ///
+    /// A sign-in is saved in the first; it is looked for in all of them. Which stores exist
+    /// depends on the session (over SSH there is usually no session bus), so a sign-in saved in
+    /// the file from one session is still found, signed out and replaced from another.
+    public static func all(
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws -> any CredentialStore {
+    ) throws -> [any CredentialStore] {
         #if canImport(Security)
-            return KeychainCredentialStore()
+            return [KeychainCredentialStore()]
         #else
+            var stores: [any CredentialStore] = []
             if let secretService = SecretServiceCredentialStore(environment: environment) {
-                return secretService
+                stores.append(secretService)
             }
-            guard let file = FileCredentialStore.standardLocation(environment: environment) else {
+            if let file = FileCredentialStore.standardLocation(environment: environment) {
+                stores.append(FileCredentialStore(fileURL: file))
+            }
+            guard !stores.isEmpty else {
                 throw CredentialStoreError(
                     location: "$XDG_CONFIG_HOME or $HOME", problem: "neither is set to an absolute path")
             }
-            return FileCredentialStore(fileURL: file)
+            return stores
         #endif
+    }
+
+    /// The store a new sign-in goes to: the first of `all(environment:)`.
+    public static func platformDefault(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> any CredentialStore {
+        try all(environment: environment)[0]
     }
 }

@@ -2,8 +2,15 @@
     import Foundation
     import Security
 
-    /// Credentials in the macOS Keychain, as a generic password readable only on this Mac once
-    /// it has been unlocked after start-up.
+    /// Credentials in the macOS Keychain: a generic password item in the user's login keychain,
+    /// the file-based keychain that SecItem uses on macOS unless told otherwise (TN3137). That
+    /// keychain's lock and the item's access list protect it: the program that stored it reads
+    /// it while the keychain is unlocked, another program makes macOS ask the user first.
+    ///
+    /// The item is given `kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly`, but the file-based
+    /// keychain does not apply accessibility classes (only the data protection keychain does, and
+    /// it needs a signed app with a keychain access group): the item is not tied to this Mac, and
+    /// goes wherever the login keychain goes.
     public struct KeychainCredentialStore: CredentialStore {
         public let service: String
         public let account: String

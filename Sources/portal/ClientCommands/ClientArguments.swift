@@ -44,15 +44,24 @@ struct ClientArguments {
 }
 
 extension ClientContext {
-    /// For a command that takes no options: the exit status when it must stop here (it printed
-    /// its usage for `--help`, or an error for anything else), `nil` when it goes on.
-    func stopBeforeRunning(_ arguments: [String], usage: String) -> Int32? {
+    enum Parsed {
+        /// Go on with these arguments.
+        case run(ClientArguments)
+        /// Stop with this exit status: the usage was printed for `--help`, or an error for anything else.
+        case stop(Int32)
+    }
+
+    /// The arguments of a command, or how it stops before running.
+    func parse(
+        _ arguments: [String], options: Set<String> = [], flags: Set<String> = [], usage: String
+    ) -> Parsed {
         do {
-            guard try ClientArguments(arguments).wantsHelp else { return nil }
+            let parsed = try ClientArguments(arguments, options: options, flags: flags)
+            guard parsed.wantsHelp else { return .run(parsed) }
             self.print(usage)
-            return ExitStatus.success
+            return .stop(ExitStatus.success)
         } catch {
-            return usageError(error, usage: usage)
+            return .stop(usageError(error, usage: usage))
         }
     }
 

@@ -32,7 +32,8 @@ struct ClientContext: Sendable {
     var print: @Sendable (String) -> Void
     /// Standard error: progress notes, warnings and errors.
     var printError: @Sendable (String) -> Void
-    var credentialStore: @Sendable () throws -> any CredentialStore
+    /// Where sign-ins may be kept, the one `login` saves to first; every command looks in all of them.
+    var credentialStores: @Sendable () throws -> [any CredentialStore]
     var openBrowser: @Sendable (URL) -> Bool
     var hostName: String
     var session: URLSession
@@ -43,9 +44,10 @@ struct ClientContext: Sendable {
         return ClientContext(
             environment: environment,
             // Written at once, unbuffered: a script reading the code from a pipe sees it before the wait.
-            print: { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) },
-            printError: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) },
-            credentialStore: { try CredentialStores.platformDefault(environment: environment) },
+            // Each field from a server is already on one clean line; this is the last guard.
+            print: { FileHandle.standardOutput.write(Data((ClientMessages.terminalSafe($0) + "\n").utf8)) },
+            printError: { FileHandle.standardError.write(Data((ClientMessages.terminalSafe($0) + "\n").utf8)) },
+            credentialStores: { try CredentialStores.all(environment: environment) },
             openBrowser: { BrowserOpener.open($0, environment: environment) },
             hostName: Self.localHostName(),
             session: PortalClient.ephemeralSession,
@@ -59,8 +61,9 @@ struct ClientContext: Sendable {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    func client(server: URL, clientID: String) -> PortalClient {
-        PortalClient(server: server, clientID: clientID, session: session, clock: clock)
+    func client(server: URL, clientID: String, insecureHTTP: Bool) -> PortalClient {
+        PortalClient(
+            server: server, clientID: clientID, session: session, clock: clock, allowsInsecureHTTP: insecureHTTP)
     }
 
     func fail(_ message: String) -> Int32 {

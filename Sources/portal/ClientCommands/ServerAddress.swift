@@ -1,3 +1,4 @@
+import DevicePortalClient
 import Foundation
 
 /// The `--server` argument: an http(s) URL without query or fragment, kept without a trailing slash.
@@ -8,21 +9,28 @@ enum ServerAddress {
         )
         guard var components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
             ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty,
-            components.query == nil, components.fragment == nil, components.user == nil
+            components.query == nil, components.fragment == nil, components.user == nil, components.password == nil
         else { throw invalid }
         while components.path.hasSuffix("/") { components.path.removeLast() }
         guard let url = components.url else { throw invalid }
         return url
     }
+}
 
-    /// Plain http is fine on this machine; anywhere else it sends the token in the clear.
-    static func plainHTTPWarning(_ server: URL) -> String? {
-        guard server.scheme?.lowercased() == "http", let host = server.host?.lowercased() else { return nil }
-        let loopback =
-            host == "localhost" || host.hasSuffix(".localhost") || host.hasPrefix("127.") || host == "::1"
-            || host == "[::1]"
-        return loopback
-            ? nil : "\(server.absoluteString) is plain http: the token will cross the network unencrypted. Use https."
+extension ClientContext {
+    /// Whether a command must not talk to `server`, having said why: plain http to another machine
+    /// without `--insecure-http`. With it, plain http goes ahead after a warning.
+    func refusesPlainHTTP(to server: URL, insecureHTTP: Bool) -> Bool {
+        if PortalClient.isEncryptedOrLocal(server) { return false }
+        let address = ServerText.singleLine(server.absoluteString)
+        if insecureHTTP {
+            printError(
+                "warning: \(address) is plain http to another machine (--insecure-http): "
+                    + "the token crosses the network unencrypted.")
+            return false
+        }
+        printError("error: " + ClientMessages.plainHTTPRefused(server))
+        return true
     }
 }
 

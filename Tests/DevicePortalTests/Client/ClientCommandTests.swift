@@ -13,25 +13,34 @@ struct CommandWorld {
     let output = Recorder<String>()
     let errors = Recorder<String>()
     let opened = Recorder<URL>()
+    let clock: any PollingClock
+    /// Whether a second store comes before the file, standing for a desktop's keyring; without
+    /// it the world is a session without a keyring (over SSH).
+    let hasKeyring: Bool
 
-    init() throws {
+    init(clock: any PollingClock = SystemPollingClock(), keyring: Bool = false) throws {
         home = try TemporaryFolder()
+        self.clock = clock
+        self.hasKeyring = keyring
     }
 
     var credentialsFile: URL { home.url.appendingPathComponent("devportal/credentials.json") }
     var stdout: String { output.values.joined(separator: "\n") }
     var stderr: String { errors.values.joined(separator: "\n") }
     var store: FileCredentialStore { FileCredentialStore(fileURL: credentialsFile) }
+    /// The keyring's stand-in (a file elsewhere), used only when `hasKeyring`.
+    var keyring: FileCredentialStore { FileCredentialStore(fileURL: home.url.appendingPathComponent("keyring/item")) }
 
     var context: ClientContext {
-        let (output, errors, opened, file) = (output, errors, opened, credentialsFile)
+        let (output, errors, opened) = (output, errors, opened)
+        let stores: [any CredentialStore] = (hasKeyring ? [keyring] : []) + [store]
         return ClientContext(
             environment: ["XDG_CONFIG_HOME": home.path], print: { output.append($0) },
-            printError: { errors.append($0) }, credentialStore: { FileCredentialStore(fileURL: file) },
+            printError: { errors.append($0) }, credentialStores: { stores },
             openBrowser: {
                 opened.append($0)
                 return true
-            }, hostName: "ada-laptop", session: PortalClient.ephemeralSession, clock: SystemPollingClock())
+            }, hostName: "ada-laptop", session: PortalClient.ephemeralSession, clock: clock)
     }
 
     /// `portal ARGUMENTS…`, as the entry point runs it.
@@ -196,7 +205,7 @@ struct ClientCommandTests {
             let dead = try #require(URL(string: "http://127.0.0.1:\(try deadPort())"))
             try world.store.save(StoredCredentials(server: dead, clientID: "desktop", token: AccessToken(token)))
             #expect(await world.run(["logout"]) == 1)  // MUT
-            #expect(world.stderr.contains("The token is still stored here"))
+            #expect(world.stderr.contains("The token is still stored in \(world.credentialsFile.path)"))
             #expect(try world.store.load() != nil)
         }
     }

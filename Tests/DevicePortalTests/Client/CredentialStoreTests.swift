@@ -103,6 +103,27 @@ struct CredentialStoreTests {
             #expect(try CredentialStores.platformDefault(environment: both) is SecretServiceCredentialStore)
         }
 
+        @Test("every store the session offers is listed, the keyring first, so a sign-in is found from any session")
+        func allStores() throws {
+            let tools = try TemporaryFolder()
+            defer { tools.remove() }
+            let fake = tools.url.appendingPathComponent("secret-tool")
+            _ = FileManager.default.createFile(atPath: fake.path, contents: Data("#!/bin/sh\n".utf8))
+            chmod(fake.path, 0o755)
+            let overSSH = ["HOME": "/home/ada", "PATH": tools.path]
+            let desktop = overSSH.merging(["DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"]) { $1 }
+            let file = "/home/ada/.config/devportal/credentials.json"
+
+            #expect(try CredentialStores.all(environment: overSSH).map(\.location) == [file])  // MUT
+            let stores = try CredentialStores.all(environment: desktop)  // MUT
+            #expect(stores.count == 2)
+            #expect(stores.first is SecretServiceCredentialStore)
+            #expect(stores.last?.location == file)
+            #expect(throws: CredentialStoreError.self) {
+                try CredentialStores.all(environment: ["PATH": "/nonexistent"])
+            }
+        }
+
         @Test("the Secret Service store hands the secret to secret-tool on stdin, never on its command line")
         func secretToolPlumbing() throws {
             let tools = try TemporaryFolder()
