@@ -527,7 +527,17 @@ def test_every_guarded_operation_without_a_credential_is_401(call, doc):
                 assert (refused.status_code, error_of(refused)) == (401, "unauthorized"), f"{method} {template}"
 
 
-# What the contract says beyond what a schema can tell
+def test_every_operation_refuses_a_control_character_in_its_query_with_400(call, doc):
+    """Checked before anything else: no credential, body or route logic is reached."""
+    for template, item in doc.document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS and template != "/openapi.json":
+                path = {"slug": ORG, "userId": str(uuid.uuid4()), "id": str(uuid.uuid4()), "name": "analyst"}
+                refused = call(method, template, path=path, params={"probe": "a\x00b"})
+                assert (refused.status_code, error_of(refused)) == (400, "invalid_request"), f"{method} {template}"
+
+
+# What the reference says beyond what a schema can tell
 
 def test_a_role_without_the_permission_gets_insufficient_scope(call, world):
     """CONTRACT.md, the guard: "A valid one without the permission the route needs → 403 with

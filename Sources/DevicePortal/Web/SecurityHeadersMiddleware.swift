@@ -46,24 +46,3 @@ struct NoStoreMiddleware: Middleware {
         }
     }
 }
-
-/// Serves files from `Public/`, but only for paths under its top-level entries (listed
-/// once at start-up), so the API's hot paths never touch the file system.
-struct PublicFilesMiddleware: Middleware {
-    let files: FileMiddleware
-    let prefixes: [String]
-
-    init(publicDirectory: String) {
-        files = FileMiddleware(publicDirectory: publicDirectory)
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: publicDirectory)) ?? []
-        prefixes = entries.filter { !$0.hasPrefix(".") }.map { "/" + $0 }
-    }
-
-    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
-        let path = request.url.path
-        guard prefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) else {
-            return next.respond(to: request)
-        }
-        return files.respond(to: request, chainingTo: next)
-    }
-}

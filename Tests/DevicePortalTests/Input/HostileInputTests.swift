@@ -183,6 +183,17 @@ struct HostileInputTests {
         }
     }
 
+    @Test("a path below a static file, or a file's path with a trailing slash, is 404, not 500")
+    func pathsBelowFiles() async throws {
+        try await withPortal { app in
+            for path in ["/css/portal.css/x", "/css/portal.css/..", "/openapi.json/x", "/openapi.json/", "/css/"] {
+                let answer = try await app.testing().sendRequest(.GET, path)  // MUT
+                #expect(answer.status == .notFound, "\(path)")
+            }
+            #expect(try await app.testing().sendRequest(.GET, "/css/portal.css").status == .ok)
+        }
+    }
+
     @Test("a logged path keeps its escapes: a decoded line break cannot forge a log line")
     func loggedPath() {
         #expect(RequestObservationMiddleware.loggable("/a%0Ab") == "/a%0Ab")  // MUT
