@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Out-of-process interop tests: a third-party OAuth client (Authlib, oauthlib) and a headless
-# Chromium drive the device flow against a real `portal serve` (SQLite); the CLI tests run the
+# Out-of-process interop tests: a third-party OAuth client (Authlib, oauthlib), a headless
+# Chromium and a real nginx (forward auth) drive the device flow against a real `portal serve` (SQLite); the CLI tests run the
 # executable; the multi-instance tests run three `portal serve` on one PostgreSQL database; a
 # hostile-request fuzzer hits every page, form, upload, OAuth and API route on SQLite and on
 # PostgreSQL (test_fuzz_pages.py); the outage test stops and starts the PostgreSQL cluster under
@@ -30,6 +30,20 @@ if [[ ! -x /usr/bin/chromedriver ]]; then
     fi
     apt-get -o DPkg::Lock::Timeout=600 update
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y chromium chromium-driver
+fi
+
+# Debian's nginx (built with auth_request), for the forward-auth tests; only when missing. A
+# policy-rc.d that says no keeps the package from starting its own nginx on port 80.
+if [[ ! -x /usr/sbin/nginx ]]; then
+    if [[ "$(id -u)" -ne 0 ]]; then
+        echo "interop-test: nginx is missing; as root run: apt-get install -y nginx" >&2
+        exit 1
+    fi
+    POLICY=/usr/sbin/policy-rc.d
+    [[ -e "$POLICY" ]] || { printf '#!/bin/sh\nexit 101\n' >"$POLICY"; chmod +x "$POLICY"; ADDED_POLICY=1; }
+    apt-get -o DPkg::Lock::Timeout=600 update
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y nginx
+    [[ -n "${ADDED_POLICY:-}" ]] && rm -f "$POLICY"
 fi
 
 # Python tools in a private venv, installed once (Authlib, oauthlib, Selenium, PyJWT, Schemathesis...).
