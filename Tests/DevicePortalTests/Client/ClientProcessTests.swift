@@ -184,10 +184,10 @@ extension TemporaryFolder {
 
 /// The `portal` executable, run with a home of the test's own: no session bus (so the file
 /// store), no display (so no browser), and its output read as it comes.
-final class PortalProcess: @unchecked Sendable {
+final class PortalProcess: Sendable {
     struct Finished: CustomStringConvertible {
         let status: Int32
-        let reason: Process.TerminationReason
+        let reason: ChildProcess.Reason
         let stdout: Data
         let stderr: Data
 
@@ -200,32 +200,16 @@ final class PortalProcess: @unchecked Sendable {
         }
     }
 
-    private struct Output {
-        var stdout = Data()
-        var stderr = Data()
-        /// The pipes not read to their end yet.
-        var open = 2
-    }
-
-    private let process = Process()
-    private let output = NIOLockedValueBox(Output())
+    private let child: ChildProcess
 
     init(_ arguments: [String], home: TemporaryFolder) throws {
-        process.executableURL = try Self.executable()
-        process.arguments = arguments
         // No backtracer: a trap ends the process at once, as SIGILL, instead of seconds later.
-        process.environment = [
-            "HOME": home.path, "XDG_CONFIG_HOME": home.path, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
-            "SWIFT_BACKTRACE": "enable=no",
-        ]
-        process.currentDirectoryURL = home.url
-        process.standardInput = FileHandle.nullDevice
-        let (stdout, stderr) = (Pipe(), Pipe())
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        read(stdout.fileHandleForReading, isStandardOutput: true)
-        read(stderr.fileHandleForReading, isStandardOutput: false)
+        child = try ChildProcess(
+            try Self.executable().path, arguments,
+            environment: [
+                "HOME": home.path, "XDG_CONFIG_HOME": home.path, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+                "SWIFT_BACKTRACE": "enable=no",
+            ])
     }
 
     /// Runs `portal ARGUMENTS…` to its end.
@@ -233,45 +217,28 @@ final class PortalProcess: @unchecked Sendable {
         try await PortalProcess(arguments, home: home).wait()
     }
 
-    var isRunning: Bool { process.isRunning }
-    var stdoutText: String { String(decoding: output.withLockedValue { $0.stdout }, as: UTF8.self) }
+    var isRunning: Bool { child.isRunning }
+    var stdoutText: String { String(decoding: child.snapshot.stdout, as: UTF8.self) }
     var finished: String { isRunning ? "running" : "\(stdoutText.debugDescription)" }
 
     /// Sends SIGTERM to this child while it runs (never to a process id that may have been reused).
     func terminate() {
-        if process.isRunning { process.terminate() }
+        child.terminate()
     }
 
     /// Waits (for real) for the process to end and its output to be read, 30 s at most.
     func wait() async throws -> Finished {
         do {
             try await eventually(timeout: .seconds(30), "portal to exit") {
-                !process.isRunning && output.withLockedValue { $0.open == 0 }
+                !child.isRunning && child.snapshot.open == 0
             }
         } catch {
-            process.terminate()
+            child.terminate()
             throw error
         }
-        return output.withLockedValue {
-            Finished(
-                status: process.terminationStatus, reason: process.terminationReason, stdout: $0.stdout,
-                stderr: $0.stderr
-            )
-        }
-    }
-
-    private func read(_ handle: FileHandle, isStandardOutput: Bool) {
-        let output = output
-        Thread.detachNewThread {
-            while true {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                output.withLockedValue {
-                    if isStandardOutput { $0.stdout.append(data) } else { $0.stderr.append(data) }
-                }
-            }
-            output.withLockedValue { $0.open -= 1 }
-        }
+        let output = child.snapshot
+        guard let ended = output.ended else { throw TestFailure("portal was not reaped") }
+        return Finished(status: ended.status, reason: ended.reason, stdout: output.stdout, stderr: output.stderr)
     }
 
     /// The `portal` built beside the tests (`swift build --build-tests` builds both).
