@@ -4,10 +4,11 @@ and (when asked) the memory check."""
 import hashlib
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import memory, seed, wrk
+from . import memory, nginx, seed, wrk
 from .database import counts, grow
 from .portal import Portal
 from .scenarios import Scenario, Seeded, all_scenarios
@@ -72,7 +73,8 @@ def measure(rows: int, options, database, binary: Path, workdir: Path) -> Measur
     for command in account.admin_commands():
         portal.admin(command)
     load = wrk.Load(options.duration, options.connections, options.threads)
-    with portal.serving() as server:
+    with ExitStack() as stack:
+        server = stack.enter_context(portal.serving())
         say("a token through the device flow, a session JWT through the signed-in browser")
         web = seed.sign_in(server.base_url, account)
         token = seed.api_token(server.base_url, account, web)
@@ -85,7 +87,13 @@ def measure(rows: int, options, database, binary: Path, workdir: Path) -> Measur
         tokens, pending = counts(database)
         say(f"database holds {tokens} API tokens and {pending} pending device codes")
 
-        seeded = Seeded(server.base_url, account.client_id, token, jwt, pool)
+        proxy = None
+        if options.nginx and nginx.available():
+            say(f"nginx (auth_request to /auth/verify) in front of {server.base_url}")
+            proxy = stack.enter_context(nginx.in_front_of(server.base_url, workdir, f"Bearer {token}"))
+        elif options.nginx:
+            say(f"no {nginx.NGINX}: the row through nginx is left out (scripts/interop-test.sh installs it)")
+        seeded = Seeded(server.base_url, account.client_id, token, jwt, pool, proxy)
         scenarios = all_scenarios(seeded, options.duration)
         warm_up(server.base_url, scenarios, load)
         runs = [Run(scenario, []) for scenario in scenarios]
@@ -110,5 +118,5 @@ def warm_up(base_url: str, scenarios: list[Scenario], load: wrk.Load) -> None:
     early poll would grow its code's interval and spoil the pool."""
     short = wrk.Load(2, load.connections, load.threads)
     for scenario in scenarios:
-        if scenario.key in ("healthz", "readyz", "me_token", "me_jwt"):
+        if scenario.key in ("healthz", "readyz", "me_token", "me_jwt", "verify_token", "nginx_me"):
             wrk.run(base_url, scenario.make_request(), short)

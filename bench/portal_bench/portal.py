@@ -46,8 +46,20 @@ class Server:
                     return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS in /proc status")
 
+    def metric(self, name: str, timeout: float = 30) -> float:
+        """The value of an unlabelled series at /metrics (answered to loopback without a token)."""
+        with urlopen(self.base_url + "/metrics", timeout=timeout) as answer:
+            text = answer.read().decode()
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise RuntimeError(f"no {name} at /metrics")
+
 
 class Portal:
+    """One `portal serve` (and the admin commands) on one database; two Portals with the same
+    database URL and PORTAL_SECRET are two instances of one deployment."""
+
     def __init__(self, binary: Path, database_url: str, extra_env: dict[str, str], log: Path):
         self.binary = binary
         self.log = log

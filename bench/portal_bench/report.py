@@ -4,7 +4,7 @@ from .benchmark import Measurement, Run
 from .memory import LIMIT as MEMORY_LIMIT
 
 FLAT_COST_TARGET = 0.90
-FLAT_COST_ROUTES = ("me_token", "me_jwt", "poll_pending")
+FLAT_COST_ROUTES = ("me_token", "me_jwt", "verify_token", "poll_pending")
 
 
 def problems(run: Run) -> list[str]:
@@ -36,13 +36,18 @@ def size_table(m: Measurement, header: str) -> str:
     lines = [f"{header}; {m.database}: {m.tokens} API tokens, {m.pending} pending device codes"
              + (f"; medians of {len(m.runs[0].outcomes)} runs" if repeated else ""),
              f"{'route':<40} {'req/s':>8}{' spread' if repeated else ''} {'p50 ms':>7} {'p99 ms':>7}"
-             f" {'/readyz':>7} {'target':<10} {'RSS MiB':>7}  answers"]
+             f" {'/readyz':>7} {'target':<10} {'vs /me':>6} {'target':<10} {'RSS MiB':>7}  answers"]
     for run in m.runs:
         ratio = run.outcome.rate / readyz
         spread = f" {run.spread:>6.0%}" if repeated else ""
+        # Forward auth against GET /me with the same API token (the route it stands in front of).
+        versus, versus_target = "", ""
+        if run.scenario.versus:
+            versus_ratio = run.outcome.rate / m.run(run.scenario.versus).outcome.rate
+            versus, versus_target = f"{versus_ratio:.2f}", _target(versus_ratio, run.scenario.versus_target)
         lines.append(f"{run.scenario.label:<40} {run.outcome.rate:>8.0f}{spread} {run.outcome.p50_ms:>7.2f}"
                      f" {run.outcome.p99_ms:>7.2f} {ratio:>7.2f} {_target(ratio, run.scenario.target):<10}"
-                     f" {run.rss_mib:>7.1f}  {_answers(run)}")
+                     f" {versus:>6} {versus_target:<10} {run.rss_mib:>7.1f}  {_answers(run)}")
     if m.memory:
         lines.append(memory_line(m))
     if m.shutdown_problem:

@@ -1,5 +1,6 @@
 """The routes measured, in the order they run, each with the one answer it must give under
-load and, where the issue sets one, its throughput target as a ratio to GET /readyz."""
+load and, where the issue sets one, its throughput target as a ratio to GET /readyz (or, for
+forward auth, to GET /me with the same token)."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ class Scenario:
     target: float | None = None            # least req/s as a fraction of GET /readyz's
     tolerated: dict[str, int] = field(default_factory=dict)  # other answers allowed this often
     hint: str = ""                         # the likely cause, printed when an answer is unexpected
+    versus: str | None = None              # key of a second route to compare req/s with
+    versus_target: float | None = None     # least req/s as a fraction of that route's
 
     def unexpected(self, answers: dict[str, int]) -> dict[str, int]:
         """The answers of one run that this route should not have given."""
@@ -32,6 +35,7 @@ class Seeded:
     api_token: str
     session_jwt: str
     pool: Path
+    nginx: str | None = None               # base URL of nginx in front of the server, if any
 
 
 def all_scenarios(seeded: Seeded, seconds: int) -> list[Scenario]:
@@ -48,6 +52,15 @@ def all_scenarios(seeded: Seeded, seconds: int) -> list[Scenario]:
                  lambda: Request("GET", "/me", authorization=f"Bearer {seeded.api_token}"), "200 -", 0.80),
         Scenario("me_jwt", "GET /me (session JWT)",
                  lambda: Request("GET", "/me", authorization=f"Bearer {seeded.session_jwt}"), "200 -"),
+        # Forward auth: the guard's decision alone, an empty 200 with the X-Portal-* headers.
+        Scenario("verify_token", "GET /auth/verify (API token)",
+                 lambda: Request("GET", "/auth/verify", authorization=f"Bearer {seeded.api_token}"), "200 -",
+                 versus="me_token", versus_target=0.90),
+        *([Scenario("nginx_me", "GET /me via nginx auth_request",
+                    lambda: Request("GET", "/me", authorization=f"Bearer {seeded.api_token}",
+                                    origin=seeded.nginx), "200 -",
+                    versus="me_token", hint="see the nginx error.log (--keep)")]
+          if seeded.nginx else []),
         Scenario("poll_pending", "POST /auth/device/token (pending pool)",
                  lambda: Request("POST", "/auth/device/token", body=poll, pool=seeded.pool),
                  "400 authorization_pending", 0.60,

@@ -2,6 +2,7 @@
 and a person in a browser would make them."""
 
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +45,13 @@ def request_code(app: Client, client_id: str, device_name: str) -> dict:
 
 
 def poll(app: Client, client_id: str, device_code: str):
+    return poll_with(app, client_id, device_code, None)
+
+
+def poll_with(app: Client, client_id: str, device_code: str, headers: dict | None):
+    """A poll with extra request headers (`Prefer: wait=N`)."""
     return app.post("/auth/device/token", {
-        "grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id})
+        "grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id}, headers)
 
 
 def sign_in(base_url: str, account: Account) -> Client:
@@ -58,16 +64,19 @@ def sign_in(base_url: str, account: Account) -> Client:
     return web
 
 
-def approve(web: Client, account: Account, user_code: str) -> None:
-    """What the person does: enter the code, pick the organization, press Approve."""
+def approve(web: Client, account: Account, user_code: str) -> float:
+    """What the person does: enter the code, pick the organization, press Approve. Returns
+    when (time.monotonic()) the answer to the last form post, the approval, was read."""
     enter = web.get(f"/auth/device?user_code={user_code}")
     confirm = web.post("/auth/device", {"user_code": user_code, "csrf_token": csrf_token(enter)})
     if account.org_slug not in inputs(confirm.text).get("org", []):
         raise RuntimeError(f"no org picker on the confirmation page: {confirm.status} {confirm.text[:300]}")
     done = web.post("/auth/device/confirm", {"user_code": user_code, "org": account.org_slug,
                                              "action": "approve", "csrf_token": csrf_token(confirm)})
+    approved_at = time.monotonic()
     if done.status != 200:
         raise RuntimeError(f"approval failed: {done.status} {done.text[:300]}")
+    return approved_at
 
 
 def api_token(base_url: str, account: Account, web: Client) -> str:

@@ -16,12 +16,14 @@ LUA_SETTINGS = ("BENCH_METHOD", "BENCH_AUTHORIZATION", "BENCH_BODY", "BENCH_POOL
 @dataclass(frozen=True)
 class Request:
     """What every request of a run sends. With `pool`, `body` has a "{device_code}" that
-    each request fills with the next code of the pool file."""
+    each request fills with the next code of the pool file. `origin` sends the run somewhere
+    else than the server (nginx in front of it)."""
     method: str
     path: str
     authorization: str | None = None
     body: str | None = None
     pool: Path | None = None
+    origin: str | None = None
 
     def environment(self) -> dict[str, str]:
         settings = {"BENCH_METHOD": self.method, "BENCH_AUTHORIZATION": self.authorization,
@@ -55,7 +57,7 @@ def run(base_url: str, request: Request, load: Load) -> Outcome:
     env = {name: value for name, value in os.environ.items() if name not in LUA_SETTINGS}
     env.update(request.environment(), BENCH_THREADS=str(load.threads))
     command = ["/usr/bin/wrk", f"-t{load.threads}", f"-c{load.connections}", f"-d{load.seconds}s",
-               "--timeout", "5s", "-s", str(LUA_SCRIPT), base_url + request.path]
+               "--timeout", "5s", "-s", str(LUA_SCRIPT), (request.origin or base_url) + request.path]
     process = spawn(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         stdout, stderr = process.communicate(timeout=load.seconds + 60)
