@@ -99,7 +99,8 @@ class Holder:
                 writer.write(request)
                 await writer.drain()
                 self.sent += 1
-            while True:
+            # Bounded: ten waits of 30 s are far more than any measurement takes.
+            for _ in range(10):
                 answer = await _read_answer(reader)
                 self.answers[answer] = self.answers.get(answer, 0) + 1
                 if answer != HELD_AGAIN:
@@ -118,6 +119,8 @@ class Holder:
 
     def close(self) -> None:
         """Closes every connection (ends every task) and the loop."""
+        if not self.thread.is_alive():
+            return
         async def cancel():
             for task in self.tasks:
                 task.cancel()
@@ -224,7 +227,7 @@ def measure(options, database, binary: Path, workdir: Path, say) -> HeldMeasurem
             finally:
                 sampling.set()
                 sampler.join(timeout=15)
-            result.gauge_max = max([result.gauge_max, *result.gauge_during])
+            result.gauge_max = max([result.gauge_max, *(v for v in result.gauge_during if v == v)])
             result.rss_held_mib = max(result.rss_held_mib, server.rss_mib())
         finally:
             say("held: closing every connection")
@@ -284,6 +287,9 @@ def table(m: HeldMeasurement, header: str) -> str:
         + (", ".join(f"{c} × {a}" for a, c in sorted(m.answers.items())) or "none")
         + (" (a wait that ran out, held again)" if HELD_AGAIN in m.answers else ""),
     ]
+    if during and min(during) < m.asked:
+        lines.append(f"note: the gauge fell to {min(during):.0f} during the wrk run: waits ran out"
+                     f" ({WAIT} s) and were held again; a shorter --duration keeps all {m.asked} held")
     lines += [f"FAIL: {problem}" for problem in m.problems]
     if m.shutdown_problem:
         lines.append(f"warning: {m.shutdown_problem}")
