@@ -64,19 +64,21 @@ def sign_in(base_url: str, account: Account) -> Client:
     return web
 
 
-def approve(web: Client, account: Account, user_code: str) -> float:
+def approve(web: Client, account: Account, user_code: str) -> tuple[float, float]:
     """What the person does: enter the code, pick the organization, press Approve. Returns
-    when (time.monotonic()) the answer to the last form post, the approval, was read."""
+    when (time.monotonic()) the last form post, the approval, was sent and when its answer
+    had been read."""
     enter = web.get(f"/auth/device?user_code={user_code}")
     confirm = web.post("/auth/device", {"user_code": user_code, "csrf_token": csrf_token(enter)})
     if account.org_slug not in inputs(confirm.text).get("org", []):
         raise RuntimeError(f"no org picker on the confirmation page: {confirm.status} {confirm.text[:300]}")
+    sent_at = time.monotonic()
     done = web.post("/auth/device/confirm", {"user_code": user_code, "org": account.org_slug,
                                              "action": "approve", "csrf_token": csrf_token(confirm)})
     approved_at = time.monotonic()
     if done.status != 200:
         raise RuntimeError(f"approval failed: {done.status} {done.text[:300]}")
-    return approved_at
+    return sent_at, approved_at
 
 
 def api_token(base_url: str, account: Account, web: Client) -> str:
