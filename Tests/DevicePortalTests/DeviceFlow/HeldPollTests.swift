@@ -33,7 +33,8 @@ struct HeldPollTests {
             let decidedAt = ContinuousClock.now
             #expect(decided.status == .ok)
             let answer = try await held
-            #expect(ContinuousClock.now - decidedAt < .seconds(1), "answered late after the decision")
+            // Woken, not timed out: far sooner than the 20 s wait, even on a loaded machine.
+            #expect(ContinuousClock.now - decidedAt < .seconds(5), "answered late after the decision")
             #expect(ContinuousClock.now - started < .seconds(10))
             #expect(answer.headers.first(name: "Preference-Applied") == "wait=20")
             if action == "approve" {
@@ -49,16 +50,16 @@ struct HeldPollTests {
         "without a decision the held poll answers authorization_pending after N seconds; the next poll counts from then"
     )
     func timesOut() async throws {
-        try await withPortal({ $0.devicePollInterval = 1 }) { app in
+        try await withPortal { app in
             try await Fixtures(app: app).standardCast()
             let code = try await DesktopApp(app: app).requestCode()
             let started = ContinuousClock.now
             let answer = try await poll(app, code.deviceCode, wait: 1)  // MUT
             let waited = ContinuousClock.now - started
-            #expect(waited >= .milliseconds(900) && waited < .seconds(5))
+            #expect(waited >= .milliseconds(900) && waited < .seconds(10))
             #expect(answer.json["error"] as? String == "authorization_pending")
             #expect(answer.headers.first(name: "Preference-Applied") == "wait=1")
-            // The held poll was answered just now: a poll at once is early.
+            // The held poll was answered just now: a poll at once is early (the interval is 5 s).
             #expect(try await poll(app, code.deviceCode, wait: nil).json["error"] as? String == "slow_down")
         }
     }
