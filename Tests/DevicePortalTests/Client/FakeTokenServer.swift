@@ -71,6 +71,8 @@ final class FakeTokenServer: Sendable {
         let method: String
         let path: String
         let authorization: String?
+        let userAgent: String?
+        let prefer: String?
     }
 
     let app: Application
@@ -91,6 +93,9 @@ final class FakeTokenServer: Sendable {
 
     /// Every request that reached this server, whatever its route.
     var requests: [Seen] { state.requests.withLockedValue { $0 } }
+
+    /// The requests that polled the token endpoint, in order.
+    var pollRequests: [Seen] { requests.filter { $0.path == "/auth/device/token" } }
 
     /// The tokens sent to the revocation endpoint.
     var revoked: [String] { state.revoked.withLockedValue { $0 } }
@@ -155,7 +160,9 @@ final class FakeTokenServer: Sendable {
                 $0.append(
                     Seen(
                         method: request.method.rawValue, path: request.url.path,
-                        authorization: request.headers.first(name: .authorization)))
+                        authorization: request.headers.first(name: .authorization),
+                        userAgent: request.headers.first(name: .userAgent),
+                        prefer: request.headers.first(name: "Prefer")))
             }
             return try await next.respond(to: request)
         }
