@@ -14,7 +14,8 @@ struct HTTPExchange: Sendable {
     let userAgent: String
     /// Plain http to hosts other than this machine.
     var allowsInsecureHTTP = false
-    /// Seconds before a request without an answer counts as a network failure.
+    /// Seconds before a request without an answer counts as a network failure; a poll that asks
+    /// the server to hold it (`Prefer: wait`) gets its wait on top.
     var timeout: TimeInterval = 30
 
     struct Answer {
@@ -71,12 +72,20 @@ struct HTTPExchange: Sendable {
         return try await send(request)
     }
 
-    /// A form-encoded POST, as OAuth endpoints take them.
-    func postForm(_ url: URL, _ fields: [(String, String)]) async throws -> Answer {
+    /// A form-encoded POST, as OAuth endpoints take them. With `wait` (seconds) it asks the
+    /// server to hold the answer that long if it has nothing to say yet (RFC 7240 `Prefer: wait`),
+    /// and waits for it that much longer than for any other answer.
+    func postForm(_ url: URL, _ fields: [(String, String)], wait: Int? = nil) async throws -> Answer {
         var request = baseRequest(url)
         request.httpMethod = "POST"
         request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
         request.httpBody = Data(Self.formEncoded(fields).utf8)
+        if let wait, wait > 0 {
+            request.setValue("wait=\(wait)", forHTTPHeaderField: "Prefer")
+            // The timeout counts time without a byte of the answer (a total time on Linux): a held
+            // poll sends none until it is answered, so it must not count as a failure.
+            request.timeoutInterval = timeout + TimeInterval(wait)
+        }
         return try await send(request)
     }
 

@@ -125,7 +125,7 @@ struct ClientCommandTests {
         }
     }
 
-    @Test("login, whoami and logout name portal/<version> (<system>) on every request")
+    @Test("login, whoami and logout name portal/<version> (<system>) on every request; login's polls ask to wait")
     func commandsUserAgent() async throws {
         let clock = VirtualClock()
         try await withFakeServer(clock: clock, script: { poll, _ in poll < 2 ? .pending : .approved }) { server in
@@ -140,6 +140,7 @@ struct ClientCommandTests {
             #expect(Set(server.requests.map(\.path)).count == 5)
             let software = ClientUserAgentTests.expected("portal/\(PortalClient.version)")
             #expect(server.requests.allSatisfy { $0.userAgent == software }, "\(server.requests)")
+            #expect(server.pollRequests.map(\.prefer) == ["wait=25", "wait=25"])
         }
     }
 
