@@ -79,7 +79,7 @@ extension PortalClient {
                 // RFC 8628 §3.5: after a connection failure, poll less often before retrying.
                 lastAnswer = clock.now()
                 failedPolls += 1
-                if wait > 0, [.timedOut, .networkConnectionLost].contains(error.code) { asksToWait = false }
+                if wait > 0, Self.cutsOffHeldPolls(error.code) { asksToWait = false }
                 guard failedPolls < Self.maxFailedPolls else { throw PortalClientError.network(error) }
                 pause = backoff(interval, failedPolls)
                 onPoll(.retrying(next: pause, reason: error.localizedDescription))
@@ -89,7 +89,7 @@ extension PortalClient {
 
             if answer.status == 200 { return try answer.decode(SignedIn.self) }
             if answer.status >= 500 || answer.status == 429 {
-                if wait > 0, [502, 504].contains(answer.status) { asksToWait = false }
+                if wait > 0, Self.cutsOffHeldPolls(status: answer.status) { asksToWait = false }
                 failedPolls += 1
                 guard failedPolls < Self.maxFailedPolls else { throw Self.failure(answer) }
                 let retryAfter = answer.retryAfter(atMost: Int(Self.maxBackoff.components.seconds)) ?? 0
@@ -110,6 +110,19 @@ extension PortalClient {
                 throw Self.failure(answer)
             }
         }
+    }
+
+    /// Whether a poll that asked to be held failed as one cut off on the way does: by a proxy or
+    /// platform that gives a request less time than the wait (it times out, drops the connection,
+    /// or answers for the server it gave up on). Other failures (refused connections, a 500 or 503
+    /// of the server itself) say nothing about holding.
+    static func cutsOffHeldPolls(_ error: URLError.Code) -> Bool {
+        [.timedOut, .networkConnectionLost].contains(error)
+    }
+
+    /// See `cutsOffHeldPolls(_:)`: 502 Bad Gateway and 504 Gateway Timeout come from something between.
+    static func cutsOffHeldPolls(status: Int) -> Bool {
+        [502, 504].contains(status)
     }
 
     /// The interval doubled for each failed poll in a row, at most a minute (or the interval, if longer).

@@ -1,9 +1,9 @@
-import DevicePortalClient
 import Foundation
 import Testing
 import VaporTesting
 
 @testable import DevicePortal
+@testable import DevicePortalClient
 
 /// Polls that ask the server to hold them (RFC 7240 `Prefer: wait`): the pacing the server
 /// expects, held or not, the timeout of a held poll, and the instant answer to an approval.
@@ -115,6 +115,20 @@ struct ClientHeldPollTests {
                 events.values == [
                     .retrying(next: .seconds(10), reason: "HTTP \(status)"), .pending(next: .seconds(5)),
                 ])
+        }
+    }
+
+    @Test("what counts as a held poll cut off on the way: a timeout, a lost connection, 502, 504; nothing else")
+    func cutOffRule() {
+        let network: [(URLError.Code, Bool)] = [
+            (.timedOut, true), (.networkConnectionLost, true), (.cannotConnectToHost, false),
+            (.notConnectedToInternet, false), (.cannotFindHost, false), (.secureConnectionFailed, false),
+        ]
+        for (code, cutOff) in network {
+            #expect(PortalClient.cutsOffHeldPolls(code) == cutOff, "\(code)")  // MUT
+        }
+        for (status, cutOff) in [(502, true), (504, true), (500, false), (503, false), (429, false)] {
+            #expect(PortalClient.cutsOffHeldPolls(status: status) == cutOff, "\(status)")  // MUT
         }
     }
 
