@@ -10,9 +10,12 @@ import Foundation
 /// origin asked counts.
 struct HTTPExchange: Sendable {
     let session: URLSession
+    /// The `User-Agent` of every request, already a clean header value.
+    let userAgent: String
     /// Plain http to hosts other than this machine.
     var allowsInsecureHTTP = false
-    /// Seconds before a request without an answer counts as a network failure.
+    /// Seconds before a request without an answer counts as a network failure; a poll that asks
+    /// the server to hold it (`Prefer: wait`) gets its wait on top.
     var timeout: TimeInterval = 30
 
     struct Answer {
@@ -64,25 +67,38 @@ struct HTTPExchange: Sendable {
     }
 
     func get(_ url: URL, bearer token: AccessToken? = nil) async throws -> Answer {
-        var request = URLRequest(url: url)
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        var request = baseRequest(url)
         if let token { request.setValue(token.bearerHeader, forHTTPHeaderField: "Authorization") }
         return try await send(request)
     }
 
-    /// A form-encoded POST, as OAuth endpoints take them.
-    func postForm(_ url: URL, _ fields: [(String, String)]) async throws -> Answer {
-        var request = URLRequest(url: url)
+    /// A form-encoded POST, as OAuth endpoints take them. With `wait` (seconds) it asks the
+    /// server to hold the answer that long if it has nothing to say yet (RFC 7240 `Prefer: wait`),
+    /// and waits for it that much longer than for any other answer.
+    func postForm(_ url: URL, _ fields: [(String, String)], wait: Int? = nil) async throws -> Answer {
+        var request = baseRequest(url)
         request.httpMethod = "POST"
         request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
         request.httpBody = Data(Self.formEncoded(fields).utf8)
+        if let wait, wait > 0 {
+            request.setValue("wait=\(wait)", forHTTPHeaderField: "Prefer")
+            // The timeout counts time without a byte of the answer (a total time on Linux): a held
+            // poll sends none until it is answered, so it must not count as a failure.
+            request.timeoutInterval = timeout + TimeInterval(wait)
+        }
         return try await send(request)
     }
 
-    private func send(_ request: URLRequest) async throws -> Answer {
-        var request = request
+    /// A request with the headers and timeout that every request has.
+    private func baseRequest(_ url: URL) -> URLRequest {
+        var request = URLRequest(url: url)
         request.timeoutInterval = timeout
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        request.setValue(userAgent, forHTTPHeaderField: "User-Agent")
+        return request
+    }
+
+    private func send(_ request: URLRequest) async throws -> Answer {
         guard let url = request.url, let origin = Origin(url) else {
             throw PortalClientError.unexpectedResponse(status: 0, detail: "not an http(s) URL")
         }

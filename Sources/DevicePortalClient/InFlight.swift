@@ -13,7 +13,10 @@ import Foundation
 /// on a task that has just completed crashes the process ("a task that is not in the registry").
 /// So the cancellation handler only schedules the work; whichever of answer and cancellation
 /// comes first resumes the caller; and on Linux a request already sent is left to finish on its
-/// own, its answer unread: it has reached the server anyway, and no further request is made.
+/// own, its answer unread: it has reached the server anyway, and no further request is made. (A
+/// poll the server holds stays open that way until its answer, up to its `Prefer: wait`; should
+/// the person approve meanwhile, that answer carries a token nobody reads, which then shows on
+/// the portal's Your devices page until it expires or is revoked.)
 final class InFlight: @unchecked Sendable {
     private let lock = NSLock()
     private var continuation: CheckedContinuation<(Data, URLResponse), any Error>?

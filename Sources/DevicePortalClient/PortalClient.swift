@@ -18,6 +18,8 @@ public struct PortalClient: Sendable {
     public let clientID: String
     /// Whether plain http to a host other than this machine is allowed (see `init`).
     public let allowsInsecureHTTP: Bool
+    /// The `User-Agent` of every request (see `init`).
+    public let userAgent: String
     let http: HTTPExchange
     let clock: any PollingClock
 
@@ -36,14 +38,21 @@ public struct PortalClient: Sendable {
     /// Requests go only to `server`'s origin, over https, or over plain http when the server is
     /// this machine (`localhost`, 127.0.0.0/8, ::1); `allowsInsecureHTTP` accepts plain http to any
     /// host, which sends the token unencrypted. No redirect is followed, with any `session`.
+    ///
+    /// Every request carries `userAgent`, which the portal's approval page shows as the software
+    /// asking to sign in: give your app's own, such as `PortalClient.userAgent(product: "acme-desktop/2.3")`
+    /// (`acme-desktop/2.3 (macOS 15.1)`). Controls and other bytes that cannot go in a header are
+    /// dropped from it; an empty one means `defaultUserAgent`.
     public init(
         server: URL, clientID: String, session: URLSession = ephemeralSession,
-        clock: any PollingClock = SystemPollingClock(), allowsInsecureHTTP: Bool = false
+        clock: any PollingClock = SystemPollingClock(), allowsInsecureHTTP: Bool = false,
+        userAgent: String = defaultUserAgent
     ) {
         self.server = server
         self.clientID = clientID
         self.allowsInsecureHTTP = allowsInsecureHTTP
-        self.http = HTTPExchange(session: session, allowsInsecureHTTP: allowsInsecureHTTP)
+        self.userAgent = Self.headerValue(userAgent) ?? Self.defaultUserAgent
+        self.http = HTTPExchange(session: session, userAgent: self.userAgent, allowsInsecureHTTP: allowsInsecureHTTP)
         self.clock = clock
     }
 

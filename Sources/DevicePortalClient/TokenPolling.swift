@@ -18,12 +18,26 @@ extension PortalClient {
     /// The interval that `slow_down` grows no further than.
     static let longestInterval = Duration.seconds(DeviceSignIn.intervalBounds.upperBound)
 
+    /// The seconds a poll asks the server to hold it (RFC 7240 `Prefer: wait=25`) while the code
+    /// is pending: a server that applies it (DevicePortal holds up to 30 s) answers the moment
+    /// the person approves or denies. 25 s stays under the 30 s that some proxies and hosting
+    /// platforms allow a request.
+    public static let pollWait = 25
+
     /// Polls the token endpoint until the person approves or denies, or the code expires
     /// (RFC 8628 §3.4, §3.5). It waits `interval` before the first poll and between polls,
     /// counted from the previous answer, so the server never sees a poll early; adds 5 s on
     /// every `slow_down`, up to 60 s; doubles the pause after a failed poll, up to 60 s (a
     /// `Retry-After` too); never polls once the code has expired, and returns at its expiry at the
     /// latest (24 hours at most). Cancelling the calling task stops it at once.
+    ///
+    /// Every poll carries `Prefer: wait=25` (`pollWait`), cut to the code's remaining lifetime,
+    /// and waits for its answer that much longer than for other requests. A server that holds
+    /// the poll answers an approval made meanwhile at once; the interval still counts from each
+    /// answer, held or not, as the server counts it (so `Preference-Applied` changes nothing
+    /// here). Against a server that does not hold polls this is plain polling. A held poll cut
+    /// off on the way (a timeout, a lost connection, HTTP 502 or 504: a proxy that allows less
+    /// than the wait) counts as a failed poll, and the polls after it ask for no wait.
     ///
     /// Throws `PortalClientError.accessDenied`, `.expired`, `.invalidClient`, `.network` (after 4
     /// failed polls in a row), `.unexpectedResponse` (a 5xx or 429 4 times in a row, another answer
@@ -38,6 +52,7 @@ extension PortalClient {
         var lastAnswer = signIn.receivedAt
         var pause = interval
         var failedPolls = 0
+        var asksToWait = true
         while true {
             let pollAt = lastAnswer + pause
             guard pollAt < expiry else {
@@ -46,9 +61,12 @@ extension PortalClient {
                 if left > .zero { try await clock.sleep(for: left) }
                 throw PortalClientError.expired
             }
-            let wait = pollAt - clock.now()
-            if wait > .zero { try await clock.sleep(for: wait) }
+            let untilPoll = pollAt - clock.now()
+            if untilPoll > .zero { try await clock.sleep(for: untilPoll) }
 
+            // Held no longer than the code lives (on this clock, which never counts it longer than
+            // the server), so that the wait still ends at the expiry.
+            let wait = asksToWait ? min(Self.pollWait, Int((expiry - clock.now()).components.seconds)) : 0
             let answer: HTTPExchange.Answer
             do {
                 answer = try await http.postForm(
@@ -56,11 +74,12 @@ extension PortalClient {
                     [
                         ("grant_type", Self.deviceCodeGrant), ("device_code", signIn.deviceCode),
                         ("client_id", clientID),
-                    ])
+                    ], wait: wait > 0 ? wait : nil)
             } catch PortalClientError.network(let error) {
                 // RFC 8628 §3.5: after a connection failure, poll less often before retrying.
                 lastAnswer = clock.now()
                 failedPolls += 1
+                if wait > 0, Self.cutsOffHeldPolls(error.code) { asksToWait = false }
                 guard failedPolls < Self.maxFailedPolls else { throw PortalClientError.network(error) }
                 pause = backoff(interval, failedPolls)
                 onPoll(.retrying(next: pause, reason: error.localizedDescription))
@@ -70,6 +89,7 @@ extension PortalClient {
 
             if answer.status == 200 { return try answer.decode(SignedIn.self) }
             if answer.status >= 500 || answer.status == 429 {
+                if wait > 0, Self.cutsOffHeldPolls(status: answer.status) { asksToWait = false }
                 failedPolls += 1
                 guard failedPolls < Self.maxFailedPolls else { throw Self.failure(answer) }
                 let retryAfter = answer.retryAfter(atMost: Int(Self.maxBackoff.components.seconds)) ?? 0
@@ -90,6 +110,19 @@ extension PortalClient {
                 throw Self.failure(answer)
             }
         }
+    }
+
+    /// Whether a poll that asked to be held failed as one cut off on the way does: by a proxy or
+    /// platform that gives a request less time than the wait (it times out, drops the connection,
+    /// or answers for the server it gave up on). Other failures (refused connections, a 500 or 503
+    /// of the server itself) say nothing about holding.
+    static func cutsOffHeldPolls(_ error: URLError.Code) -> Bool {
+        [.timedOut, .networkConnectionLost].contains(error)
+    }
+
+    /// See `cutsOffHeldPolls(_:)`: 502 Bad Gateway and 504 Gateway Timeout come from something between.
+    static func cutsOffHeldPolls(status: Int) -> Bool {
+        [502, 504].contains(status)
     }
 
     /// The interval doubled for each failed poll in a row, at most a minute (or the interval, if longer).

@@ -12,6 +12,10 @@ enum ClientCommands {
         case login, whoami, logout
     }
 
+    /// What every request of these commands names as its software, such as `portal/1.0.0 (Linux)`:
+    /// the approval page shows it to the person.
+    static let userAgent = PortalClient.userAgent(product: "portal/\(PortalClient.version)")
+
     /// The exit status of the client command named in `arguments` (`portal NAME …`), or `nil`
     /// when they name none, so the server's commands run.
     static func run(_ arguments: [String], context: ClientContext) async -> Int32? {
@@ -63,7 +67,8 @@ struct ClientContext: Sendable {
 
     func client(server: URL, clientID: String, insecureHTTP: Bool) -> PortalClient {
         PortalClient(
-            server: server, clientID: clientID, session: session, clock: clock, allowsInsecureHTTP: insecureHTTP)
+            server: server, clientID: clientID, session: session, clock: clock, allowsInsecureHTTP: insecureHTTP,
+            userAgent: ClientCommands.userAgent)
     }
 
     func fail(_ message: String) -> Int32 {

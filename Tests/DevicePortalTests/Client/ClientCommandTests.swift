@@ -101,6 +101,49 @@ struct ClientCommandTests {
         }
     }
 
+    @Test("the approval page shows portal/<version> (<system>) as the software that asks to sign in")
+    func approvalPageNamesPortal() async throws {
+        try await withRunningPortal({ $0.devicePollInterval = 1 }) { app, server in
+            try await Fixtures(app: app).standardCast()
+            let world = try CommandWorld()
+            defer { world.home.remove() }
+            let login = Task {
+                await world.run(["login", "--server", server.absoluteString, "--client-id", "desktop", "--no-browser"])
+            }
+            let userCode = try await world.userCode()
+            let browser = Browser(app: app)
+            try await browser.signIn()
+            try await browser.get("/auth/device")
+
+            let confirm = try await browser.post("/auth/device", [("user_code", userCode)])  // MUT
+
+            let software = ClientUserAgentTests.expected("portal/\(PortalClient.version)")
+            #expect(confirm.text.contains(#"<dd class="ua">\#(software)</dd>"#), "\(confirm.text)")
+            try await browser.post(
+                "/auth/device/confirm", [("user_code", userCode), ("org", "acme"), ("action", "approve")])
+            #expect(await login.value == 0)
+        }
+    }
+
+    @Test("login, whoami and logout name portal/<version> (<system>) on every request; login's polls ask to wait")
+    func commandsUserAgent() async throws {
+        let clock = VirtualClock()
+        try await withFakeServer(clock: clock, script: { poll, _ in poll < 2 ? .pending : .approved }) { server in
+            let world = try CommandWorld(clock: clock)
+            defer { world.home.remove() }
+
+            let login = await world.run(["login", "--server", server.url.absoluteString, "--client-id", "d"])  // MUT
+            let whoami = await world.run(["whoami"])  // MUT
+            let logout = await world.run(["logout"])  // MUT
+
+            #expect([login, whoami, logout] == [0, 0, 0], "\(world.stderr)")
+            #expect(Set(server.requests.map(\.path)).count == 5)
+            let software = ClientUserAgentTests.expected("portal/\(PortalClient.version)")
+            #expect(server.requests.allSatisfy { $0.userAgent == software }, "\(server.requests)")
+            #expect(server.pollRequests.map(\.prefer) == ["wait=25", "wait=25"])
+        }
+    }
+
     @Test("login opens the page with the code filled in; a denial exits 1 and stores nothing")
     func deniedWithBrowser() async throws {
         try await withRunningPortal({ $0.devicePollInterval = 1 }) { app, server in

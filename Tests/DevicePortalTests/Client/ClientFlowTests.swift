@@ -24,7 +24,7 @@ struct ClientFlowTests {
 
             let events = Recorder<PollEvent>()
             let waiting = Task { try await client.waitForToken(signIn) { events.append($0) } }
-            try await eventually("a pending poll") { !events.values.isEmpty }
+            try await eventually(timeout: .seconds(30), "a held poll") { app.heldPolls.count == 1 }
             let browser = Browser(app: app)
             try await browser.signIn()
             let page = try await browser.approve(signIn.userCode)

@@ -32,6 +32,21 @@ struct ClientProcessTests {
         }
     }
 
+    @Test("the executable names itself portal/<version> (<system>) to the server")
+    func userAgent() async throws {
+        try await withFakeServer(clock: VirtualClock()) { server in
+            let home = try TemporaryFolder()
+            defer { home.remove() }
+            try home.store.save(StoredCredentials(server: server.url, clientID: "desktop", token: Self.token))
+
+            let run = try await PortalProcess.run(["whoami"], home: home)  // MUT
+
+            #expect(run.exited(0), "\(run)")
+            #expect(
+                server.requests.map(\.userAgent) == [ClientUserAgentTests.expected("portal/\(PortalClient.version)")])
+        }
+    }
+
     @Test("login fails clean on hostile text before the first poll", arguments: [0, 2, 3, 4, 5])
     func loginFailures(index: Int) async throws {
         let (what, settings, _) = ClientHostileCommandTests.loginFailures[index]

@@ -4,8 +4,9 @@ import NIOConcurrencyHelpers
 import VaporTesting
 
 /// A stand-in authorization server whose token endpoint answers from a script. It records each
-/// poll at the time of the clock the client polls with, so a test can count polls and measure
-/// their spacing, and it serves the metadata, device code, `/me` and revocation a client needs.
+/// poll, and each answer to one, at the time of the clock the client polls with, so a test can
+/// count polls and measure their spacing, and it serves the metadata, device code, `/me` and
+/// revocation a client needs.
 ///
 /// It can also play a hostile server: any field of its JSON answers can be replaced by raw JSON
 /// text, any route can answer something else entirely (a redirect, a page that is not JSON), and
@@ -20,6 +21,11 @@ final class FakeTokenServer: Sendable {
         case status(HTTPResponseStatus)
         /// Holds the request (for real) until `release()`, or at most 30 s, then answers `pending`.
         case hang
+        /// What a server applying `Prefer: wait` (RFC 7240) does: holds a poll that asks to wait
+        /// for this long, on the client's clock (no real time on a `VirtualClock`), then gives the
+        /// answer with `Preference-Applied: wait=N`, N as asked. A poll that does not ask to wait
+        /// gets the answer at once, without `Preference-Applied`.
+        indirect case held(Duration, then: Answer)
         /// Anything else.
         case reply(Reply)
     }
@@ -71,6 +77,8 @@ final class FakeTokenServer: Sendable {
         let method: String
         let path: String
         let authorization: String?
+        let userAgent: String?
+        let prefer: String?
     }
 
     let app: Application
@@ -80,6 +88,7 @@ final class FakeTokenServer: Sendable {
     /// What the routes share with the test.
     final class State: Sendable {
         let polls = NIOLockedValueBox<[Duration]>([])
+        let answers = NIOLockedValueBox<[Duration]>([])
         let requests = NIOLockedValueBox<[Seen]>([])
         let revoked = NIOLockedValueBox<[String]>([])
         let released = NIOLockedValueBox(false)
@@ -88,6 +97,17 @@ final class FakeTokenServer: Sendable {
 
     /// The clock time of every poll so far.
     var polls: [Duration] { state.polls.withLockedValue { $0 } }
+
+    /// The clock time of every answer to a poll so far (later than its poll when it was held).
+    var answers: [Duration] { state.answers.withLockedValue { $0 } }
+
+    /// The time from each answer to the next poll: the interval as the portal counts it.
+    var gapsAfterAnswers: [Duration] {
+        zip(polls.dropFirst(), answers).map { $0 - $1 }
+    }
+
+    /// The requests that polled the token endpoint, in order.
+    var pollRequests: [Seen] { requests.filter { $0.path == "/auth/device/token" } }
 
     /// Every request that reached this server, whatever its route.
     var requests: [Seen] { state.requests.withLockedValue { $0 } }
@@ -155,7 +175,9 @@ final class FakeTokenServer: Sendable {
                 $0.append(
                     Seen(
                         method: request.method.rawValue, path: request.url.path,
-                        authorization: request.headers.first(name: .authorization)))
+                        authorization: request.headers.first(name: .authorization),
+                        userAgent: request.headers.first(name: .userAgent),
+                        prefer: request.headers.first(name: "Prefer")))
             }
             return try await next.respond(to: request)
         }
@@ -192,12 +214,8 @@ final class FakeTokenServer: Sendable {
                     ("expires_in", "\(settings.expiresIn)"), ("interval", "\(settings.interval)"),
                 ])
         }
-        app.post("auth", "device", "token") { req in
-            let times = state.polls.withLockedValue {
-                $0.append(clock.now())
-                return $0
-            }
-            switch script(times.count, times) {
+        @Sendable func token(_ scripted: Answer, _ req: Request) async throws -> Response {
+            switch scripted {
             case .pending: return oauthError("authorization_pending", .badRequest)
             case .slowDown: return oauthError("slow_down", .badRequest)
             case .oauthError(let error, let status): return oauthError(error, status)
@@ -208,6 +226,14 @@ final class FakeTokenServer: Sendable {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 return oauthError("authorization_pending", .badRequest)
+            case .held(let hold, let then):
+                guard let prefer = req.headers.first(name: "Prefer"),
+                    let asked = prefer.wholeMatch(of: /wait=([0-9]+)/).flatMap({ Int($0.1) })
+                else { return try await token(then, req) }
+                try await clock.sleep(for: hold)
+                let response = try await token(then, req)
+                response.headers.replaceOrAdd(name: "Preference-Applied", value: "wait=\(asked)")
+                return response
             case .approved:
                 return answer(
                     .token, req,
@@ -218,6 +244,15 @@ final class FakeTokenServer: Sendable {
                         ("organization", #"{"id": "o1", "slug": "acme", "name": "Acme"}"#),
                     ])
             }
+        }
+        app.post("auth", "device", "token") { req in
+            let times = state.polls.withLockedValue {
+                $0.append(clock.now())
+                return $0
+            }
+            let response = try await token(script(times.count, times), req)
+            state.answers.withLockedValue { $0.append(clock.now()) }
+            return response
         }
         app.post("auth", "token", "revoke") { req in
             if let token = try? req.content.get(String.self, at: "token") {
