@@ -219,11 +219,3 @@ struct DeviceTokenEndpointTests {
         }
     }
 }
-
-/// Moves every device code's expiry into the past.
-func expireCodes(_ app: Application) async throws {
-    for authorization in try await DeviceAuthorization.query(on: app.db).all() {
-        authorization.expiresAt = Date().addingTimeInterval(-1)
-        try await authorization.save(on: app.db)
-    }
-}

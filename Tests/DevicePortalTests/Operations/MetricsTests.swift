@@ -250,12 +250,3 @@ struct MetricsTests {
         }
     }
 }
-
-enum MembershipTestSupport {
-    /// Deletes a membership behind the portal's back, leaving the member's tokens unrevoked,
-    /// as if the row had gone some other way: the guard must still refuse them.
-    static func deleteMembership(of user: User, in organization: Organization, on db: any Database) async throws {
-        try await Membership.query(on: db).filter(\.$user.$id == user.requireID())
-            .filter(\.$organization.$id == organization.requireID()).delete()
-    }
-}
