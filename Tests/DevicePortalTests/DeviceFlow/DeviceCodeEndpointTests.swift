@@ -21,17 +21,15 @@ struct DeviceCodeEndpointTests {
             let response = try await request(app, fields)  // MUT
             #expect(response.status == .ok)
             #expect(response.headers.first(name: .cacheControl) == "no-store")
-            let json = response.json
-            let userCode = try #require(json["user_code"] as? String)
+            let answer = try response.decoded(as: DeviceCodeController.CodeResponse.self)
+            let userCode = answer.userCode
             #expect(userCode.wholeMatch(of: /[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}/) != nil)
-            let deviceCode = try #require(json["device_code"] as? String)
+            let deviceCode = answer.deviceCode
             #expect(deviceCode.count >= 43)  // 256 bits, base64url
-            #expect(json["verification_uri"] as? String == "https://portal.example.com/auth/device")
-            #expect(
-                json["verification_uri_complete"] as? String
-                    == "https://portal.example.com/auth/device?user_code=\(userCode)")
-            #expect(json["expires_in"] as? Int == 900)
-            #expect(json["interval"] as? Int == 5)
+            #expect(answer.verificationURI == "https://portal.example.com/auth/device")
+            #expect(answer.verificationURIComplete == "https://portal.example.com/auth/device?user_code=\(userCode)")
+            #expect(answer.expiresIn == 900)
+            #expect(answer.interval == 5)
 
             let stored = try #require(try await DeviceAuthorization.query(on: app.db).first())
             #expect(stored.deviceCodeHash == OpaqueSecret.hash(deviceCode))
@@ -62,13 +60,13 @@ struct DeviceCodeEndpointTests {
             for (fields, status, error) in cases {
                 let response = try await request(app, fields)  // MUT
                 #expect(response.status == status, "\(fields.map(\.0))")
-                #expect(response.json["error"] as? String == error, "\(fields.map(\.0))")
+                #expect(try response.oauthError == error, "\(fields.map(\.0))")
             }
             let json = try await app.testing().sendRequest(
                 .POST, "/auth/device/code", headers: ["Content-Type": "application/json"],
                 body: ByteBuffer(string: #"{"client_id":"desktop"}"#))
             #expect(json.status == .badRequest)
-            #expect(json.json["error"] as? String == "invalid_request")
+            #expect(try json.oauthError == "invalid_request")
             #expect(try await DeviceAuthorization.query(on: app.db).count() == 0)
         }
     }
@@ -82,7 +80,7 @@ struct DeviceCodeEndpointTests {
             for _ in 0..<3 { #expect(try await request(app, [("client_id", "desktop")]).status == .ok) }
             let refused = try await request(app, [("client_id", "desktop")])  // MUT
             #expect(refused.status == .tooManyRequests)
-            #expect(refused.json["error"] as? String == "too_many_requests")
+            #expect(try refused.oauthError == "too_many_requests")
             #expect(Int(refused.headers.first(name: .retryAfter) ?? "") ?? 0 > 0)
             #expect(try await DeviceAuthorization.query(on: app.db).count() == 3)
             #expect(try await AuditEvent.query(on: app.db).filter(\.$kind == .deviceCodeIssued).count() == 3)

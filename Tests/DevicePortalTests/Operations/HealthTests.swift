@@ -12,7 +12,7 @@ struct HealthTests {
             for path in ["/healthz", "/readyz"] {
                 let response = try await app.testing().sendRequest(.GET, path)
                 #expect(response.status == .ok, "\(path)")
-                #expect(response.json["status"] as? String == "ok")
+                #expect(try response.decoded(as: HealthController.Status.self).status == "ok")
             }
         }
     }

@@ -204,7 +204,7 @@ struct MetricsTests {
             try await Fixtures(app: app).standardCast()
             let desktop = DesktopApp(app: app)
             let code = try await desktop.decidedCode()
-            let token = try #require(try await desktop.poll(code.deviceCode).json["access_token"] as? String)
+            let token = try await desktop.exchange(code.deviceCode).accessToken
             #expect(try await desktop.me(token).status == .ok)
             try await Browser(app: app).get("/no/such/\(code.userCode)")
             try await Browser(app: app).get("/css/portal.css")
