@@ -14,23 +14,24 @@ struct MyTokensAPITests {
             let list = try await cast.call(.GET, "/api/me/tokens", as: "member")  // MUT
             #expect(list.status == .ok)
             #expect(list.headers.first(name: .cacheControl) == "no-store")
-            let items = try #require(list.json["items"] as? [[String: Any]])
+            let items = try list.decoded(as: MyTokensController.Items.self).items
             #expect(items.count == 1)
             #expect(!list.text.contains(cast.tokens["member"]!))
-            #expect((items[0]["client"] as? [String: Any])?["client_id"] as? String == "desktop")
-            #expect((items[0]["organization"] as? [String: Any])?["slug"] as? String == "acme")
-            #expect(items[0]["device_name"] as? String == "test machine")
-            let id = try #require(items[0]["id"] as? String)
-            let me = try await DesktopApp(app: app).me(cast.tokens["member"]!)
-            #expect((me.json["auth"] as? [String: Any])?["token_id"] as? String == id)
+            let mine = try #require(items.first)
+            #expect(mine.client.clientID == "desktop")
+            #expect(mine.organization.slug == "acme")
+            #expect(mine.deviceName == "test machine")
+            let id = mine.id
+            let me = try await DesktopApp(app: app).me(cast.tokens["member"]!).decoded(as: MeController.Me.self)
+            #expect(me.auth.tokenID == id)
 
-            let others = try #require(
-                try await cast.call(.GET, "/api/me/tokens", as: "viewer").json["items"] as? [[String: Any]])
-            let othersID = try #require(others.first?["id"] as? String)
+            let others = try await cast.call(.GET, "/api/me/tokens", as: "viewer")
+                .decoded(as: MyTokensController.Items.self).items
+            let othersID = try #require(others.first?.id)
             #expect(try await cast.call(.DELETE, "/api/me/tokens/\(othersID)", as: "member").status == .notFound)
             let unknown = try await cast.call(.DELETE, "/api/me/tokens/\(UUID())", as: "member")
             #expect(unknown.status == .notFound)
-            #expect(unknown.json["error_description"] as? String == "You have no token with that id.")
+            #expect(try unknown.oauthErrorBody.errorDescription == "You have no token with that id.")
             #expect(try await cast.call(.DELETE, "/api/me/tokens/junk", as: "member").status == .notFound)
             #expect(try await DesktopApp(app: app).me(cast.tokens["viewer"]!).status == .ok)
 

@@ -33,7 +33,7 @@ struct RevocationTests {
             #expect(try await revoke(app, [("token", "not-a-token")]).status == .ok)
             let missing = try await revoke(app, [])
             #expect(missing.status == .badRequest)
-            #expect(missing.json["error"] as? String == "invalid_request")
+            #expect(try missing.oauthError == "invalid_request")
         }
     }
 }
