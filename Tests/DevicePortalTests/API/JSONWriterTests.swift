@@ -29,7 +29,7 @@ struct JSONWriterTests {
     func errorJSON() throws {
         let response = JSONError.invalidRequest("Parameter \"x\" is \\ wrong.").response()  // MUT
         let body = try #require(response.body.data)
-        let json = try JSONSerialization.jsonObject(with: body) as? [String: String]
+        let json = try JSONDecoder().decode([String: String].self, from: body)
         #expect(json == ["error": "invalid_request", "error_description": "Parameter \"x\" is \\ wrong."])
         #expect(response.headers.first(name: .contentType) == "application/json; charset=utf-8")
         #expect(response.headers.first(name: .cacheControl) == "no-store")

@@ -35,14 +35,14 @@ struct IntrospectionTests {
             let response = try await introspect(app, token, client: try await confidentialClient(app))  // MUT
             #expect(response.status == .ok)
             #expect(response.headers.first(name: .cacheControl) == "no-store")
-            let json = response.json
-            #expect(json["active"] as? Bool == true)
-            #expect(json["sub"] as? String == user.id?.uuidString)
-            #expect(json["org"] as? String == organization.id?.uuidString)
-            #expect(json["role"] as? String == "viewer")
-            #expect(json["permissions"] as? [String] == ["members:read", "queries:read"])
-            #expect(json["token_type"] as? String == "api_token")
-            #expect((json["exp"] as? Int ?? 0) > Int(Date().timeIntervalSince1970))
+            let answer = try response.decoded(as: IntrospectionController.Introspection.self)
+            #expect(answer.active)
+            #expect(answer.sub == user.id?.uuidString)
+            #expect(answer.org == organization.id?.uuidString)
+            #expect(answer.role == "viewer")
+            #expect(answer.permissions == ["members:read", "queries:read"])
+            #expect(answer.tokenType == "api_token")
+            #expect((answer.exp ?? 0) > Int(Date().timeIntervalSince1970))
         }
     }
 
@@ -54,8 +54,11 @@ struct IntrospectionTests {
             let browser = Browser(app: app)
             try await browser.signIn()
             try await browser.get("/auth/device")
-            let jwt = try #require(try await browser.postFromScript("/auth/session/token").json["token"] as? String)
-            #expect(try await introspect(app, jwt, client: client).json["token_type"] as? String == "session")
+            let jwt = try await browser.sessionJWT()
+            let session = try await introspect(app, jwt, client: client)
+                .decoded(as: IntrospectionController.Introspection.self)
+            #expect(session.active)
+            #expect(session.tokenType == "session")
             for credential in [String(repeating: "a", count: 64), "x.y.z", "nonsense"] {
                 let response = try await introspect(app, credential, client: client)
                 #expect(response.status == .ok)
@@ -72,7 +75,7 @@ struct IntrospectionTests {
             for client in [nil, (id, "wrong"), ("desktop", ""), ("nobody", "x")] as [(String, String)?] {
                 let response = try await introspect(app, "anything", client: client)  // MUT
                 #expect(response.status == .unauthorized)
-                #expect(response.json["error"] as? String == "invalid_client")
+                #expect(try response.oauthError == "invalid_client")
             }
         }
     }

@@ -11,21 +11,22 @@ struct MetadataTests {
         try await withPortal({ $0.publicBaseURL = "https://portal.example.com" }) { app in
             let response = try await app.testing().sendRequest(.GET, "/.well-known/oauth-authorization-server")
             #expect(response.status == .ok)
-            let json = response.json
-            #expect(json["issuer"] as? String == "https://portal.example.com")
-            #expect(json["device_authorization_endpoint"] as? String == "https://portal.example.com/auth/device/code")
-            #expect(json["token_endpoint"] as? String == "https://portal.example.com/auth/device/token")
-            #expect(json["revocation_endpoint"] as? String == "https://portal.example.com/auth/token/revoke")
-            #expect(json["grant_types_supported"] as? [String] == [DeviceTokenController.grantType])
+            let metadata = try response.decoded(as: MetadataController.Metadata.self)
+            #expect(metadata.issuer == "https://portal.example.com")
+            #expect(metadata.deviceAuthorizationEndpoint == "https://portal.example.com/auth/device/code")
+            #expect(metadata.tokenEndpoint == "https://portal.example.com/auth/device/token")
+            #expect(metadata.revocationEndpoint == "https://portal.example.com/auth/token/revoke")
+            #expect(metadata.grantTypesSupported == [DeviceTokenController.grantType])
         }
     }
 
     @Test("metadata names the introspection endpoint and the JWKS")
     func introspectionAndJWKS() async throws {
         try await withPortal { app in
-            let json = try await app.testing().sendRequest(.GET, "/.well-known/oauth-authorization-server").json
-            #expect(json["introspection_endpoint"] as? String == app.publicBaseURL + "/auth/introspect")
-            #expect(json["jwks_uri"] as? String == app.publicBaseURL + "/.well-known/jwks.json")
+            let metadata = try await app.testing().sendRequest(.GET, "/.well-known/oauth-authorization-server")
+                .decoded(as: MetadataController.Metadata.self)
+            #expect(metadata.introspectionEndpoint == app.publicBaseURL + "/auth/introspect")
+            #expect(metadata.jwksURI == app.publicBaseURL + "/.well-known/jwks.json")
         }
     }
 }

@@ -14,7 +14,7 @@ struct ErrorAnswerTests {
             #expect(page.headers.contentType == .html)
             let api = try await app.testing().sendRequest(.GET, "/api/nowhere")
             #expect(api.status == .notFound)
-            #expect(api.json["error"] as? String == "not_found")
+            #expect(try api.oauthError == "not_found")
         }
     }
 
@@ -24,7 +24,7 @@ struct ErrorAnswerTests {
             let me = try await app.testing().sendRequest(.PATCH, "/me")  // MUT
             #expect(me.status == .methodNotAllowed)
             #expect(me.headers.first(name: .allow) == "GET, HEAD")
-            #expect(me.json["error"] as? String == "method_not_allowed")
+            #expect(try me.oauthError == "method_not_allowed")
             let members = try await app.testing().sendRequest(.POST, "/api/orgs/acme/members/\(UUID())")
             #expect(members.status == .methodNotAllowed)
             #expect(members.headers.first(name: .allow) == "DELETE, PUT")
