@@ -48,11 +48,6 @@ extension TestingHTTPResponse {
         }
     }
 
-    /// The body as JSON, for assertions on fields.
-    var json: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
-    }
-
     var text: String { body.string }
 }
 
