@@ -50,7 +50,7 @@ struct PreparedStatementsSettingTests {
             let code = try await desktop.decidedCode()
             let poll = try await desktop.poll(code.deviceCode)
             #expect(poll.status == .ok)
-            #expect((poll.json["access_token"] as? String)?.count == 64)
+            #expect(try poll.decoded(as: DeviceTokenController.TokenResponse.self).accessToken.count == 64)
         }
     }
 }

@@ -17,12 +17,12 @@ struct DeviceFlowClockTests {
             let (ada, acme, client) = try await Fixtures(app: app).standardCast()
             let desktop = DesktopApp(app: app)
             let code = try await desktop.requestCode()
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "authorization_pending")
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "slow_down")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "authorization_pending")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "slow_down")
             clock.advance(by: 11)  // MUT: past the grown interval of 10 s
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "authorization_pending")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "authorization_pending")
             clock.advance(by: 600)
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "expired_token")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "expired_token")
 
             let token = try await Fixtures(app: app).token(for: ada, in: acme, client: client)
             #expect(try await desktop.me(token).status == .ok)

@@ -39,9 +39,9 @@ struct HeldPollTests {
             #expect(answer.headers.first(name: "Preference-Applied") == "wait=20")
             if action == "approve" {
                 #expect(answer.status == .ok)
-                #expect((answer.json["access_token"] as? String)?.count == 64)
+                #expect(try answer.decoded(as: DeviceTokenController.TokenResponse.self).accessToken.count == 64)
             } else {
-                #expect(answer.json["error"] as? String == "access_denied")
+                #expect(try answer.oauthError == "access_denied")
             }
         }
     }
@@ -57,10 +57,10 @@ struct HeldPollTests {
             let answer = try await poll(app, code.deviceCode, wait: 1)  // MUT
             let waited = ContinuousClock.now - started
             #expect(waited >= .milliseconds(900) && waited < .seconds(10))
-            #expect(answer.json["error"] as? String == "authorization_pending")
+            #expect(try answer.oauthError == "authorization_pending")
             #expect(answer.headers.first(name: "Preference-Applied") == "wait=1")
             // The held poll was answered just now: a poll at once is early (the interval is 5 s).
-            #expect(try await poll(app, code.deviceCode, wait: nil).json["error"] as? String == "slow_down")
+            #expect(try await poll(app, code.deviceCode, wait: nil).oauthError == "slow_down")
         }
     }
 
@@ -72,7 +72,7 @@ struct HeldPollTests {
             let started = ContinuousClock.now
             let answer = try await poll(app, code.deviceCode, wait: 30)  // MUT
             #expect(ContinuousClock.now - started < .seconds(6))
-            #expect(answer.json["error"] as? String == "expired_token")
+            #expect(try answer.oauthError == "expired_token")
         }
     }
 
@@ -81,10 +81,10 @@ struct HeldPollTests {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
             let code = try await DesktopApp(app: app).requestCode()
-            #expect(try await poll(app, code.deviceCode, wait: nil).json["error"] as? String == "authorization_pending")
+            #expect(try await poll(app, code.deviceCode, wait: nil).oauthError == "authorization_pending")
             let started = ContinuousClock.now
             let early = try await poll(app, code.deviceCode, wait: 20)  // MUT
-            #expect(early.json["error"] as? String == "slow_down")
+            #expect(try early.oauthError == "slow_down")
             #expect(ContinuousClock.now - started < .seconds(2))
             #expect(early.headers.first(name: "Preference-Applied") == nil)
         }
@@ -103,7 +103,7 @@ struct HeldPollTests {
             let started = ContinuousClock.now
             let atOnce = try await poll(app, second.deviceCode, wait: 20)  // MUT
             #expect(ContinuousClock.now - started < .seconds(1))
-            #expect(atOnce.json["error"] as? String == "authorization_pending")
+            #expect(try atOnce.oauthError == "authorization_pending")
             #expect(atOnce.headers.first(name: "Preference-Applied") == nil)
             #expect(try await held.headers.first(name: "Preference-Applied") == "wait=2")
             #expect(app.heldPolls.count == 0)
@@ -148,7 +148,7 @@ struct HeldPollTests {
             app.heldPolls.releaseAll()  // MUT: what GracefulShutdown does first
             let answer = try await held
             #expect(ContinuousClock.now - started < .seconds(3))
-            #expect(answer.json["error"] as? String == "authorization_pending")
+            #expect(try answer.oauthError == "authorization_pending")
         }
     }
 

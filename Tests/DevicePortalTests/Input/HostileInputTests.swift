@@ -95,7 +95,7 @@ struct HostileInputTests {
                 let answer = try await app.testing().sendRequest(
                     .POST, path, headers: formHeaders, body: ByteBuffer(string: body))  // MUT
                 #expect(answer.status.code >= 400 && answer.status.code < 500, "\(path) \(body)")
-                #expect(answer.json["error"] as? String != nil, "\(path) \(body)")
+                #expect(try !answer.oauthError.isEmpty, "\(path) \(body)")
             }
             #expect(try await DeviceAuthorization.query(on: app.db).count() == 0)
         }
@@ -124,7 +124,7 @@ struct HostileInputTests {
             ] {
                 let answer = try await app.testing().sendRequest(.GET, path, headers: bearer)  // MUT
                 #expect(answer.status == .badRequest, "\(path)")
-                #expect(answer.json["error"] as? String == "invalid_request", "\(path)")
+                #expect(try answer.oauthError == "invalid_request", "\(path)")
             }
             let browser = Browser(app: app)
             try await browser.signIn()

@@ -51,6 +51,11 @@ final class Browser {
         try await send(.POST, path, body: nil, extraHeaders: ["X-CSRF-Token": csrfToken ?? self.csrfToken ?? ""])
     }
 
+    /// A session JWT for the session's active organization, asked for as the pages' script asks.
+    func sessionJWT() async throws -> String {
+        try await postFromScript("/auth/session/token").decoded(as: SessionTokenController.SessionToken.self).token
+    }
+
     private func send(
         _ method: HTTPMethod, _ path: String, body: ByteBuffer?, extraHeaders: HTTPHeaders = [:],
         contentType: String = "application/x-www-form-urlencoded"
@@ -100,10 +105,8 @@ struct DesktopApp {
         if let deviceName { fields.append(("device_name", deviceName)) }
         let response = try await app.testing().sendRequest(
             .POST, "/auth/device/code", headers: formHeaders, body: formBody(fields))
-        guard let deviceCode = response.json["device_code"] as? String,
-            let userCode = response.json["user_code"] as? String
-        else { throw TestFailure("no device code: \(response.status) \(response.text)") }
-        return (deviceCode, userCode)
+        let answer = try response.decoded(as: DeviceCodeController.CodeResponse.self)
+        return (answer.deviceCode, answer.userCode)
     }
 
     func poll(_ deviceCode: String, clientID: String? = nil) async throws -> TestingHTTPResponse {
@@ -113,6 +116,11 @@ struct DesktopApp {
                 ("grant_type", DeviceTokenController.grantType), ("device_code", deviceCode),
                 ("client_id", clientID ?? self.clientID),
             ]))
+    }
+
+    /// Polls once and expects the token: the answer of an approved code.
+    func exchange(_ deviceCode: String) async throws -> DeviceTokenController.TokenResponse {
+        try await poll(deviceCode).decoded(as: DeviceTokenController.TokenResponse.self)
     }
 
     func me(_ token: String) async throws -> TestingHTTPResponse {

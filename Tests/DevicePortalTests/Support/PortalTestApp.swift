@@ -38,9 +38,14 @@ func withPortal(
 }
 
 extension TestingHTTPResponse {
-    /// The body as JSON, for assertions on fields.
-    var json: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
+    /// The body decoded as one of the server's own response types, by its Content-Type: an
+    /// answer of another shape fails the test and shows what came instead.
+    func decoded<Answer: Decodable>(as type: Answer.Type = Answer.self) throws -> Answer {
+        do {
+            return try content.decode(Answer.self)
+        } catch {
+            throw TestFailure("not a \(Answer.self): \(status) \(text)\n\(error)")
+        }
     }
 
     var text: String { body.string }

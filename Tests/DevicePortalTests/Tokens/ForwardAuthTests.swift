@@ -79,7 +79,7 @@ struct ForwardAuthTests {
             #expect(byHeader.status == .forbidden)
             let unknown = try await verify(app, query: "?permission=everything", headers: ["Authorization": bearer])
             #expect(unknown.status == .badRequest)
-            #expect(unknown.json["error"] as? String == "invalid_request")
+            #expect(try unknown.oauthError == "invalid_request")
         }
     }
 
@@ -90,7 +90,7 @@ struct ForwardAuthTests {
             let browser = Browser(app: app)
             try await browser.signIn()
             try await browser.get("/settings/devices")
-            let jwt = try #require(try await browser.postFromScript("/auth/session/token").json["token"] as? String)
+            let jwt = try await browser.sessionJWT()
             let answer = try await verify(app, headers: ["Authorization": "Bearer \(jwt)"])  // MUT
             #expect(answer.status == .ok)
             #expect(answer.headers.first(name: "X-Portal-Credential") == "session")

@@ -54,7 +54,7 @@ struct MyTokensOrganizationScopeTests {
             let deleted = try await app.testing().sendRequest(  // MUT
                 .DELETE, "/api/me/tokens/\(cast.acmeTokenID)", headers: ["Authorization": "Bearer \(cast.globexToken)"])
             #expect(deleted.status == .notFound)
-            #expect(deleted.json["error"] as? String == "not_found")
+            #expect(try deleted.oauthError == "not_found")
             #expect(try await DesktopApp(app: app).me(cast.acmeToken).status == .ok)
             let own = try await app.testing().sendRequest(
                 .DELETE, "/api/me/tokens/\(cast.globexTokenID)",

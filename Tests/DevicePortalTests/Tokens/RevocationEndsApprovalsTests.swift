@@ -57,7 +57,7 @@ struct RevocationEndsApprovalsTests {
             #expect(authorization.status == .denied)
             let poll = try await desktop.poll(code.deviceCode)
             #expect(poll.status == .badRequest)
-            #expect(poll.json["error"] as? String == "access_denied")
+            #expect(try poll.oauthError == "access_denied")
             #expect(try await APIToken.query(on: app.db).filter(\.$deviceAuthorization.$id != nil).count() == 0)
             if path == .deviceSignInTurnedOff {
                 // Existing tokens keep working: only codes not yet exchanged end.
@@ -77,11 +77,11 @@ struct RevocationEndsApprovalsTests {
             // The membership goes without the revocation (as a database restore or a bug might):
             // the exchange's own check must refuse, and for good.
             try await Membership.query(on: app.db).filter(\.$user.$id == ada.requireID()).delete()
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "access_denied")  // MUT
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "access_denied")  // MUT
             try await Fixtures(app: app).member(ada, of: acme)
             try await rewindPolls(app)
             let again = try await desktop.poll(code.deviceCode)
-            #expect(again.json["error"] as? String == "access_denied")
+            #expect(try again.oauthError == "access_denied")
             #expect(try await APIToken.query(on: app.db).count() == 0)
             #expect(try await DeviceAuthorization.query(on: app.db).first()?.status == .denied)
         }
@@ -95,11 +95,11 @@ struct RevocationEndsApprovalsTests {
             let code = try await desktop.decidedCode()
             acme.deviceSignIn = false
             try await acme.save(on: app.db)
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "access_denied")  // MUT
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "access_denied")  // MUT
             acme.deviceSignIn = true
             try await acme.save(on: app.db)
             try await rewindPolls(app)
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "access_denied")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "access_denied")
             #expect(try await APIToken.query(on: app.db).count() == 0)
         }
     }
@@ -115,7 +115,7 @@ struct RevocationEndsApprovalsTests {
                 async let removal = Fixtures(app: app).remove(ada, from: acme)  // MUT
                 let (answer, _) = try await (poll, removal)
                 #expect(
-                    answer.status == .ok || answer.json["error"] as? String == "access_denied",
+                    answer.status == .ok || (try? answer.oauthError) == "access_denied",
                     "round \(round): \(answer.text)")
                 let live = try await APIToken.query(on: app.db).filter(\.$user.$id == ada.requireID())
                     .filter(\.$revokedAt == nil).count()

@@ -5,6 +5,9 @@ import VaporTesting
 
 @testable import DevicePortal
 
+private typealias MemberList = OrganizationsAPIController.Items<OrganizationsAPIController.MemberDTO>
+private typealias RoleList = OrganizationsAPIController.Items<OrganizationsAPIController.RoleDTO>
+
 @Suite("The organizations API: who may do what")
 struct OrganizationsAPIPermissionTests {
     /// One route, who calls it, and the status they get. Targets: `member` is changed or
@@ -56,10 +59,10 @@ struct OrganizationsAPIPermissionTests {
                 let response = try await cast.call(route.method, path, as: caller, json: route.json)  // MUT
                 #expect(response.status == status, "\(caller): \(route) → \(response.status) \(response.text)")
                 if status == .forbidden, route.path == "settings" {
-                    #expect(response.json["error"] as? String == "forbidden")  // owners only: no permission names it
+                    #expect(try response.oauthError == "forbidden")  // owners only: no permission names it
                 } else if status == .forbidden {
                     // RFC 6750 §3.1: the role lacks the permission the route needs.
-                    #expect(response.json["error"] as? String == "insufficient_scope")
+                    #expect(try response.oauthError == "insufficient_scope")
                     #expect(response.headers.first(name: .wwwAuthenticate)?.contains("insufficient_scope") == true)
                 }
 
@@ -93,7 +96,7 @@ struct OrganizationsAPIPermissionTests {
             let byOwner = try await cast.call(
                 .PUT, "/api/orgs/acme/members/\(cast.id("admin"))", as: "owner", json: #"{"role": "owner"}"#)
             #expect(byOwner.status == .ok)
-            #expect(byOwner.json["role"] as? String == "owner")
+            #expect(try byOwner.decoded(as: OrganizationsAPIController.MemberDTO.self).role == "owner")
             // Two owners now: the first can step the second down again.
             let back = try await cast.call(
                 .PUT, "/api/orgs/acme/members/\(cast.id("admin"))", as: "owner", json: #"{"role": "admin"}"#)
@@ -232,7 +235,7 @@ struct OrganizationsAPIPermissionTests {
                 // MUT
                 let response = try await cast.call(.PUT, path, as: "owner", json: json, contentType: contentType)
                 #expect(response.status == status, "\(json) \(contentType)")
-                #expect((response.json["error_description"] as? String)?.isEmpty == false)
+                #expect(try !response.oauthErrorBody.errorDescription.isEmpty, "\(json) \(contentType)")
             }
             let huge = #"{"role": ""# + String(repeating: "x", count: 20_000) + #""}"#
             let tooLarge = try await cast.call(.PUT, path, as: "owner", json: huge)
@@ -257,12 +260,13 @@ struct OrganizationsAPIEffectTests {
         try await withPortal { app in
             let cast = try await OrganizationCast.make(app)
             let response = try await cast.call(.GET, "/api/orgs/acme/members", as: "viewer")
-            let items = try #require(response.json["items"] as? [[String: Any]])
+            let items = try response.decoded(as: MemberList.self)
+                .items
             #expect(items.count == 4)
-            let owner = try #require(
-                items.first { ($0["user"] as? [String: Any])?["email"] as? String == "owner@acme.example" })
-            #expect(owner["role"] as? String == "owner")
-            #expect(owner["active_tokens"] as? Int == 1)
+            let owner = try #require(items.first { $0.user.email == "owner@acme.example" })
+            #expect(owner.user.id == cast.users["owner"]?.id)
+            #expect(owner.role == "owner")
+            #expect(owner.activeTokens == 1)
         }
     }
 
@@ -273,7 +277,7 @@ struct OrganizationsAPIEffectTests {
             // MUT
             let response = try await cast.call(.DELETE, "/api/orgs/acme/members/\(cast.id("member"))", as: "admin")
             #expect(response.status == .ok)
-            #expect(response.json["revoked_tokens"] as? Int == 1)
+            #expect(try response.decoded(as: OrganizationsAPIController.RevokedTokens.self).revokedTokens == 1)
             #expect(try await DesktopApp(app: app).me(cast.tokens["member"]!).status == .unauthorized)
             let events = try await cast.auditEvents(.memberRemoved)
             #expect(events.count == 1)
@@ -292,10 +296,11 @@ struct OrganizationsAPIEffectTests {
             let cast = try await OrganizationCast.make(app)
             let response = try await cast.call(
                 .DELETE, "/api/orgs/acme/members/\(cast.id("viewer"))/tokens", as: "owner")
-            #expect(response.json["revoked_tokens"] as? Int == 1)
+            #expect(try response.decoded(as: OrganizationsAPIController.RevokedTokens.self).revokedTokens == 1)
             #expect(try await DesktopApp(app: app).me(cast.tokens["viewer"]!).status == .unauthorized)
-            let members = try await cast.call(.GET, "/api/orgs/acme/members", as: "owner").json["items"] as? [Any]
-            #expect(members?.count == 4)
+            let members = try await cast.call(.GET, "/api/orgs/acme/members", as: "owner")
+                .decoded(as: MemberList.self).items
+            #expect(members.count == 4)
             #expect(try await cast.auditEvents(.tokenRevoked).count == 1)
         }
     }
@@ -308,7 +313,9 @@ struct OrganizationsAPIEffectTests {
             let created = try await cast.call(
                 .POST, roles, as: "owner", json: #"{"name": "analyst", "permissions": ["queries:read"]}"#)
             #expect(created.status == .created)
-            #expect(created.json["permissions"] as? [String] == ["queries:read"])
+            let analyst = try created.decoded(as: OrganizationsAPIController.RoleDTO.self)
+            #expect(analyst.name == "analyst")
+            #expect(analyst.permissions == ["queries:read"])
             let duplicate = try await cast.call(
                 .POST, roles, as: "owner", json: #"{"name": "analyst", "permissions": []}"#)
             #expect(duplicate.status == .conflict)
@@ -333,9 +340,9 @@ struct OrganizationsAPIEffectTests {
                 .PUT, "\(roles)/analyst", as: "owner",
                 json: #"{"name": "reader", "permissions": ["queries:read", "audit:read"]}"#)
             #expect(renamed.status == .ok)
-            let me = try await DesktopApp(app: app).me(cast.tokens["viewer"]!)
-            #expect((me.json["role"] as? [String: Any])?["name"] as? String == "reader")
-            #expect((me.json["role"] as? [String: Any])?["permissions"] as? [String] == ["audit:read", "queries:read"])
+            let role = try await DesktopApp(app: app).me(cast.tokens["viewer"]!).decoded(as: MeController.Me.self).role
+            #expect(role.name == "reader")
+            #expect(role.permissions == ["audit:read", "queries:read"])
 
             let held = try await cast.call(.DELETE, "\(roles)/reader", as: "owner")
             #expect(held.status == .conflict)
@@ -343,8 +350,9 @@ struct OrganizationsAPIEffectTests {
                 .PUT, "/api/orgs/acme/members/\(cast.id("viewer"))", as: "owner", json: #"{"role": "viewer"}"#)
             #expect(freed.status == .ok)
             #expect(try await cast.call(.DELETE, "\(roles)/reader", as: "owner").status == .noContent)
-            let list = try await cast.call(.GET, roles, as: "owner").json["items"] as? [[String: Any]]
-            #expect(list?.map { $0["name"] as? String } == ["owner", "admin", "member", "viewer"])
+            let list = try await cast.call(.GET, roles, as: "owner")
+                .decoded(as: RoleList.self).items
+            #expect(list.map(\.name) == ["owner", "admin", "member", "viewer"])
             #expect(try await cast.auditEvents(.roleCreated).count == 1)
             #expect(try await cast.auditEvents(.roleUpdated).count == 1)
             #expect(try await cast.auditEvents(.roleDeleted).count == 1)
@@ -357,8 +365,10 @@ struct OrganizationsAPIEffectTests {
             let cast = try await OrganizationCast.make(app)
             let settings = "/api/orgs/acme/settings"
             let initial = try await cast.call(.GET, settings, as: "owner")
-            #expect(initial.json["device_signin"] as? Bool == true)
-            #expect(initial.json["token_ttl"] == nil)
+            let policy = try initial.decoded(as: OrganizationSettings.Settings.self)
+            #expect(policy.deviceSignIn)
+            #expect(policy.tokenTTL == nil)
+            #expect(!initial.text.contains("token_ttl"))  // left out, not null
             let tooLong = try await cast.call(
                 .PUT, settings, as: "owner", json: #"{"device_signin": true, "token_ttl": 99999999}"#)
             #expect(tooLong.status == .unprocessableEntity)
@@ -367,7 +377,9 @@ struct OrganizationsAPIEffectTests {
             let updated = try await cast.call(
                 .PUT, settings, as: "owner", json: #"{"device_signin": false, "token_ttl": 3600}"#)
             #expect(updated.status == .ok)
-            #expect(updated.json["token_ttl"] as? Int == 3600)
+            let changed = try updated.decoded(as: OrganizationSettings.Settings.self)
+            #expect(!changed.deviceSignIn)
+            #expect(changed.tokenTTL == 3600)
             let choices = try await OrganizationChoice.forDeviceSignIn(
                 userID: cast.users["owner"]!.requireID(), on: app.db)
             #expect(choices.isEmpty)

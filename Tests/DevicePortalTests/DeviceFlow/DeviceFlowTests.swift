@@ -16,7 +16,7 @@ struct DeviceFlowTests {
 
             let pending = try await desktop.poll(code.deviceCode)
             #expect(pending.status == .badRequest)
-            #expect(pending.json["error"] as? String == "authorization_pending")
+            #expect(try pending.oauthError == "authorization_pending")
 
             let browser = Browser(app: app)
             try await browser.signIn()
@@ -28,16 +28,19 @@ struct DeviceFlowTests {
             let response = try await desktop.poll(code.deviceCode)  // MUT
             #expect(response.status == .ok)
             #expect(response.headers.first(name: .cacheControl) == "no-store")
-            let token = try #require(response.json["access_token"] as? String)
+            let answer = try response.decoded(as: DeviceTokenController.TokenResponse.self)
+            let token = answer.accessToken
             #expect(token.wholeMatch(of: /[0-9a-f]{64}/) != nil)
-            #expect(response.json["token_type"] as? String == "Bearer")
-            #expect(response.json["expires_in"] as? Int == 7_776_000)
-            #expect((response.json["user"] as? [String: Any])?["email"] as? String == user.email)
-            #expect((response.json["organization"] as? [String: Any])?["slug"] as? String == organization.slug)
+            #expect(try response.decoded(as: TokenType.self).tokenType == "Bearer")
+            #expect(answer.expiresIn == 7_776_000)
+            #expect(answer.user.id == user.id)
+            #expect(answer.user.email == user.email)
+            #expect(answer.organization.id == organization.id)
+            #expect(answer.organization.slug == organization.slug)
 
             let me = try await desktop.me(token)
             #expect(me.status == .ok)
-            #expect((me.json["role"] as? [String: Any])?["name"] as? String == "admin")
+            #expect(try me.decoded(as: MeController.Me.self).role.name == "admin")
 
             let stored = try #require(try await APIToken.query(on: app.db).first())
             #expect(stored.deviceName == "ada-laptop")
@@ -55,7 +58,7 @@ struct DeviceFlowTests {
             let browser = Browser(app: app)
             try await browser.signIn()
             try await browser.approve(code.userCode)
-            let token = try #require(try await desktop.poll(code.deviceCode).json["access_token"] as? String)
+            let token = try await desktop.exchange(code.deviceCode).accessToken
             let sessionCookie = try #require(browser.cookies[SessionCookie.name])
 
             let contents = try await databaseContents(app)
@@ -75,41 +78,20 @@ struct DeviceFlowTests {
             try await fixtures.member(user, of: other, as: "admin")
             let desktop = DesktopApp(app: app)
             let code = try await desktop.decidedCode(org: "globex")
-            let token = try #require(try await desktop.poll(code.deviceCode).json["access_token"] as? String)
-            let me = try await desktop.me(token)
-            #expect((me.json["organization"] as? [String: Any])?["slug"] as? String == "globex")
-            #expect((me.json["role"] as? [String: Any])?["name"] as? String == "admin")
+            let token = try await desktop.exchange(code.deviceCode).accessToken
+            let me = try await desktop.me(token).decoded(as: MeController.Me.self)
+            #expect(me.organization.slug == "globex")
+            #expect(me.role.name == "admin")
         }
     }
 }
 
-/// Makes every recorded poll look `secondsAgo` old, as if the app had waited that long.
-func rewindPolls(_ app: Application, to secondsAgo: TimeInterval = 120) async throws {
-    for authorization in try await DeviceAuthorization.query(on: app.db).all() where authorization.lastPolledAt != nil {
-        authorization.lastPolledAt = Date().addingTimeInterval(-secondsAgo)
-        try await authorization.save(on: app.db)
-    }
-}
+/// `token_type` as the wire carries it: `TokenResponse.tokenType` is a constant, which
+/// `Decodable` leaves at its initial value instead of reading.
+private struct TokenType: Decodable {
+    let tokenType: String
 
-/// Everything the database holds, as text, for looking for secrets in it.
-func databaseContents(_ app: Application) async throws -> Data {
-    switch app.config.database {
-    case .sqliteFile(let file):
-        return ["", "-wal"].reduce(into: Data()) { bytes, suffix in
-            bytes.append((try? Data(contentsOf: URL(fileURLWithPath: file + suffix))) ?? Data())
-        }
-    case .postgres:
-        let tables = try await app.db.sql.raw(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        ).all().map { try $0.decode(column: "tablename", as: String.self) }
-        var text = ""
-        for table in tables {
-            for row in try await app.db.sql.raw("SELECT t::text AS row FROM \(ident: table) t").all() {
-                text += try row.decode(column: "row", as: String.self) + "\n"
-            }
-        }
-        return Data(text.utf8)
-    case .sqliteMemory:
-        return Data()
+    enum CodingKeys: String, CodingKey {
+        case tokenType = "token_type"
     }
 }

@@ -50,9 +50,10 @@ struct LogoTests {
             let events = try await cast.auditEvents(.logoChanged)
             #expect(events.count == 1)
             #expect(events.first?.actor == "admin@acme.example")
-            let details = try JSONSerialization.jsonObject(with: Data(try #require(events.first).details.utf8))
-            #expect((details as? [String: String])?["content_type"] == sample.type)
-            #expect((details as? [String: String])?["bytes"] == String(sample.data.count))
+            let details = try JSONDecoder().decode(
+                [String: String].self, from: Data(try #require(events.first).details.utf8))
+            #expect(details["content_type"] == sample.type)
+            #expect(details["bytes"] == String(sample.data.count))
 
             let served = try await browser.get("/orgs/acme/logo")
             #expect(served.status == .ok)

@@ -15,19 +15,30 @@ struct SessionJWTTests {
         let browser = Browser(app: app)
         try await browser.signIn()
         try await browser.get("/auth/device")
-        let response = try await browser.postFromScript("/auth/session/token")
-        let token = try #require(response.json["token"] as? String, "\(response.status) \(response.text)")
-        return (browser, token)
+        return (browser, try await browser.sessionJWT())
     }
 
-    private func parts(_ jwt: String) throws -> (header: [String: Any], claims: [String: Any]) {
+    /// A JWT's header and claims, decoded as JWTKit and the portal read them.
+    private func parts(_ jwt: String) throws -> (header: JWTHeader, claims: SessionClaims) {
         let pieces = jwt.split(separator: ".").map(String.init)
-        func json(_ piece: String) throws -> [String: Any] {
-            let data = try #require(Data(base64URLEncoded: piece))
-            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        func decode<Part: Decodable>(_ piece: String, as _: Part.Type) throws -> Part {
+            try Self.jwtDecoder.decode(Part.self, from: try #require(Data(base64URLEncoded: piece)))
         }
-        return (try json(pieces[0]), try json(pieces[1]))
+        return (try decode(pieces[0], as: JWTHeader.self), try decode(pieces[1], as: SessionClaims.self))
     }
+
+    /// JWTs carry times as seconds since 1970 (RFC 7519 §2, NumericDate).
+    private static let jwtDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
+    }()
+
+    private static let jwtEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        return encoder
+    }()
 
     /// A JWT signed with the portal's own current key, with whatever claims a test needs.
     private func forge(_ app: Application, _ claims: SessionClaims) async throws -> String {
@@ -54,26 +65,25 @@ struct SessionJWTTests {
         try await withPortal { app in
             let (browser, jwt) = try await signedInWithJWT(app)  // MUT
             let (header, claims) = try parts(jwt)
-            #expect(header["alg"] as? String == "ES256")
-            let kid = try #require(header["kid"] as? String)
+            #expect(header.alg == "ES256")
+            let kid = try #require(header.kid)
             #expect(try await SigningKey.query(on: app.db).filter(\.$kid == kid).count() == 1)
             let user = try #require(try await User.find(email: "ada@example.com", on: app.db))
             let organization = try #require(try await Organization.find(slug: "acme", on: app.db))
             let session = try #require(try await WebSession.query(on: app.db).first())
-            #expect(claims["iss"] as? String == app.publicBaseURL)
-            #expect(claims["sub"] as? String == user.id?.uuidString)
-            #expect(claims["org"] as? String == organization.id?.uuidString)
-            #expect(claims["sid"] as? String == session.id?.uuidString)
-            #expect(claims["sid"] as? String != browser.cookies[SessionCookie.name])
-            let iat = try #require(claims["iat"] as? Double)
-            #expect(claims["exp"] as? Double == iat + 60)
+            #expect(claims.iss.value == app.publicBaseURL)
+            #expect(claims.sub.value == user.id?.uuidString)
+            #expect(claims.org == organization.id?.uuidString)
+            #expect(claims.sid == session.id?.uuidString)
+            #expect(claims.sid != browser.cookies[SessionCookie.name])
+            #expect(claims.exp.value == claims.iat.value.addingTimeInterval(60))
 
-            let me = try await me(app, jwt)
-            #expect(me.status == .ok)
-            let auth = try #require(me.json["auth"] as? [String: Any])
-            #expect(auth["type"] as? String == "session")
-            #expect(auth["token_id"] == nil)
-            #expect((me.json["role"] as? [String: Any])?["name"] as? String == "admin")
+            let response = try await me(app, jwt)
+            #expect(response.status == .ok)
+            let me = try response.decoded(as: MeController.Me.self)
+            #expect(me.auth.type == "session")
+            #expect(me.auth.tokenID == nil)
+            #expect(me.role.name == "admin")
         }
     }
 
@@ -88,7 +98,7 @@ struct SessionJWTTests {
             let forged = try await browser.postFromScript(
                 "/auth/session/token", csrfToken: String(repeating: "0", count: 64))
             #expect(forged.status == .forbidden)
-            #expect(forged.json["token"] == nil)
+            #expect(throws: (any Error).self) { try forged.decoded(as: SessionTokenController.SessionToken.self) }
         }
     }
 
@@ -98,15 +108,17 @@ struct SessionJWTTests {
             let (_, jwt) = try await signedInWithJWT(app)
             let pieces = jwt.split(separator: ".").map(String.init)
             var (header, claims) = try parts(jwt)
-            func encode(_ object: [String: Any]) throws -> String {
-                try JSONSerialization.data(withJSONObject: object).base64URLEncoded
+            func encode(_ part: some Encodable) throws -> String {
+                try Self.jwtEncoder.encode(part).base64URLEncoded
             }
 
-            claims["org"] = UUID().uuidString
+            claims = SessionClaims(
+                iss: claims.iss, sub: claims.sub, org: UUID().uuidString, sid: claims.sid, iat: claims.iat,
+                exp: claims.exp)
             let tampered = [pieces[0], try encode(claims), pieces[2]].joined(separator: ".")
 
             var noneHeader = header
-            noneHeader["alg"] = "none"
+            noneHeader.alg = "none"
             let unsigned = [try encode(noneHeader), pieces[1], ""].joined(separator: ".")
 
             // The classic confusion: HMAC keyed with the published public key.
@@ -115,12 +127,12 @@ struct SessionJWTTests {
             let publicKey = try #require(
                 try await SigningKey.query(on: app.db).first().flatMap { Data(base64Encoded: $0.publicKey) })
             var hmacHeader = header
-            hmacHeader["alg"] = "HS256"
+            hmacHeader.alg = "HS256"
             let hmacInput = try encode(hmacHeader) + "." + pieces[1]
             let mac = HMAC<SHA256>.authenticationCode(for: Data(hmacInput.utf8), using: SymmetricKey(data: publicKey))
             let confused = hmacInput + "." + Data(mac).base64URLEncoded
 
-            header["kid"] = "no-such-key"
+            header.kid = "no-such-key"
             let unknownKid = [try encode(header), pieces[1], pieces[2]].joined(separator: ".")
 
             let organization = try #require(try await Organization.find(slug: "acme", on: app.db))
@@ -170,7 +182,7 @@ struct SessionJWTTests {
             try await browser.post("/logout", [])
             let response = try await me(app, jwt)  // MUT
             #expect(response.status == .unauthorized)
-            #expect(response.json["error_description"] as? String == SessionLookup.Failure.signedOut.description)
+            #expect(try response.oauthErrorBody.errorDescription == SessionLookup.Failure.signedOut.description)
         }
     }
 
@@ -191,7 +203,7 @@ struct SessionJWTTests {
             try await Fixtures(app: app).remove(user, from: acme)
             let response = try await me(app, jwt)  // MUT
             #expect(response.status == .unauthorized)
-            #expect(response.json["error_description"] as? String == SessionLookup.Failure.notAMember.description)
+            #expect(try response.oauthErrorBody.errorDescription == SessionLookup.Failure.notAMember.description)
         }
     }
 
@@ -199,13 +211,13 @@ struct SessionJWTTests {
     func rotation() async throws {
         try await withPortal { app in
             let (browser, oldJWT) = try await signedInWithJWT(app)
-            let oldKid = try #require(try parts(oldJWT).header["kid"] as? String)
+            let oldKid = try #require(try parts(oldJWT).header.kid)
             let output = try await runCommand(app, "rotate-signing-key", [])  // MUT
             #expect(output.contains("New signing key"))
             // Another instance would see the new key within the refresh interval; force it here.
             _ = try await app.signingKeys.refreshed(on: app.db, now: Date().addingTimeInterval(5))
-            let newJWT = try #require(try await browser.postFromScript("/auth/session/token").json["token"] as? String)
-            let newKid = try #require(try parts(newJWT).header["kid"] as? String)
+            let newJWT = try await browser.sessionJWT()
+            let newKid = try #require(try parts(newJWT).header.kid)
             #expect(newKid != oldKid)
             #expect(try await me(app, oldJWT).status == .ok)
             #expect(try await me(app, newJWT).status == .ok)
@@ -223,9 +235,13 @@ struct SessionJWTTests {
 
     private func jwksKids(_ app: Application) async throws -> Set<String> {
         let response = try await app.testing().sendRequest(.GET, "/.well-known/jwks.json")
-        let keys = try #require(response.json["keys"] as? [[String: Any]])
-        #expect(keys.allSatisfy { $0["d"] == nil && $0["kty"] as? String == "EC" && $0["crv"] as? String == "P-256" })
-        return Set(keys.compactMap { $0["kid"] as? String })
+        let keys = try response.decoded(as: JWKSDocument.self).keys
+        #expect(keys.allSatisfy { $0.kty == "EC" && $0.crv == "P-256" })
+        // Only the public members of an EC key (RFC 7518 §6.2.1): never `d`, the private one.
+        let members = try response.decoded(as: [String: [[String: String]]].self)["keys"] ?? []
+        #expect(members.count == keys.count)
+        #expect(members.allSatisfy { Set($0.keys) == ["kty", "crv", "use", "alg", "kid", "x", "y"] })
+        return Set(keys.map(\.kid))
     }
 
     @Test("private keys are stored only sealed with PORTAL_SECRET")
@@ -261,86 +277,6 @@ struct SessionJWTTests {
                 throw error
             }
             try await second.asyncShutdown()
-        }
-    }
-}
-
-@Suite("POST /auth/introspect")
-struct IntrospectionTests {
-    private func introspect(_ app: Application, _ token: String, client: (String, String)?) async throws
-        -> TestingHTTPResponse
-    {
-        var headers = formHeaders
-        if let (id, secret) = client {
-            headers.basicAuthorization = BasicAuthorization(username: id, password: secret)
-        }
-        return try await app.testing().sendRequest(
-            .POST, "/auth/introspect", headers: headers, body: formBody([("token", token)]))
-    }
-
-    private func confidentialClient(_ app: Application) async throws -> (String, String) {
-        let output = try await runCommand(
-            app, "create-client", ["--client-id", "warehouse", "--name", "Warehouse", "--confidential"])
-        return ("warehouse", try #require(output.firstMatch(of: /[0-9a-f]{64}/).map { String($0.0) }))
-    }
-
-    @Test("a live API token: active, with sub, org, role, permissions, exp and type")
-    func apiToken() async throws {
-        try await withPortal { app in
-            let fixtures = Fixtures(app: app)
-            let (user, organization, client) = try await fixtures.standardCast(role: "viewer")
-            let token = try await fixtures.token(for: user, in: organization, client: client)
-            let response = try await introspect(app, token, client: try await confidentialClient(app))  // MUT
-            #expect(response.status == .ok)
-            #expect(response.headers.first(name: .cacheControl) == "no-store")
-            let json = response.json
-            #expect(json["active"] as? Bool == true)
-            #expect(json["sub"] as? String == user.id?.uuidString)
-            #expect(json["org"] as? String == organization.id?.uuidString)
-            #expect(json["role"] as? String == "viewer")
-            #expect(json["permissions"] as? [String] == ["members:read", "queries:read"])
-            #expect(json["token_type"] as? String == "api_token")
-            #expect((json["exp"] as? Int ?? 0) > Int(Date().timeIntervalSince1970))
-        }
-    }
-
-    @Test("a session JWT introspects as type session; anything else is just inactive")
-    func sessionAndInactive() async throws {
-        try await withPortal { app in
-            try await Fixtures(app: app).standardCast()
-            let client = try await confidentialClient(app)
-            let browser = Browser(app: app)
-            try await browser.signIn()
-            try await browser.get("/auth/device")
-            let jwt = try #require(try await browser.postFromScript("/auth/session/token").json["token"] as? String)
-            #expect(try await introspect(app, jwt, client: client).json["token_type"] as? String == "session")
-            for credential in [String(repeating: "a", count: 64), "x.y.z", "nonsense"] {
-                let response = try await introspect(app, credential, client: client)
-                #expect(response.status == .ok)
-                #expect(response.text == #"{"active":false}"#)
-            }
-        }
-    }
-
-    @Test("without a confidential client's right secret: 401 invalid_client")
-    func clientAuthentication() async throws {
-        try await withPortal { app in
-            try await Fixtures(app: app).client()  // a public client
-            let (id, _) = try await confidentialClient(app)
-            for client in [nil, (id, "wrong"), ("desktop", ""), ("nobody", "x")] as [(String, String)?] {
-                let response = try await introspect(app, "anything", client: client)  // MUT
-                #expect(response.status == .unauthorized)
-                #expect(response.json["error"] as? String == "invalid_client")
-            }
-        }
-    }
-
-    @Test("metadata names the introspection endpoint and the JWKS")
-    func metadata() async throws {
-        try await withPortal { app in
-            let json = try await app.testing().sendRequest(.GET, "/.well-known/oauth-authorization-server").json
-            #expect(json["introspection_endpoint"] as? String == app.publicBaseURL + "/auth/introspect")
-            #expect(json["jwks_uri"] as? String == app.publicBaseURL + "/.well-known/jwks.json")
         }
     }
 }

@@ -101,8 +101,9 @@ struct SecretAndProxyConfigTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = PortalConfig(database: .sqliteFile(directory + "/portal.sqlite"))
         let first = try PortalSecret.resolve(config)  // MUT
-        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/portal.secret")
-        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        var file = stat()
+        #expect(stat(directory + "/portal.secret", &file) == 0)
+        #expect(file.st_mode & 0o777 == 0o600)
         #expect(try PortalSecret.resolve(config) == first)
         #expect(first.bytes.count == 32)
     }

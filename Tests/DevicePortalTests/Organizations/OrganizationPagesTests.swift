@@ -56,8 +56,8 @@ struct OrganizationPagesTests {
             try await browser.get("/orgs/acme/members")
             let changed = try await browser.post("/orgs/acme/members/\(cast.id("viewer"))/role", [("role", "admin")])
             #expect(changed.status == .seeOther)
-            let me = try await DesktopApp(app: app).me(cast.tokens["viewer"]!)
-            #expect((me.json["role"] as? [String: Any])?["name"] as? String == "admin")
+            let me = try await DesktopApp(app: app).me(cast.tokens["viewer"]!).decoded(as: MeController.Me.self)
+            #expect(me.role.name == "admin")
         }
     }
 
@@ -129,16 +129,15 @@ struct OrganizationPagesTests {
             try await browser.signIn("viewer@acme.example")
             let page = try await browser.get("/auth/device")
             #expect(page.text.contains(#"<option value="globex""#))
-            let first = try #require(try await browser.postFromScript("/auth/session/token").json["token"] as? String)
+            let first = try await browser.sessionJWT()
             #expect(
-                (try await DesktopApp(app: app).me(first).json["organization"] as? [String: Any])?["slug"] as? String
-                    == "acme")
+                try await DesktopApp(app: app).me(first).decoded(as: MeController.Me.self).organization.slug == "acme")
             let switched = try await browser.post(
                 "/session/organization", [("org", "globex"), ("next", "/auth/device")])
             #expect(switched.headers.first(name: .location) == "/auth/device")
-            let second = try #require(try await browser.postFromScript("/auth/session/token").json["token"] as? String)
+            let second = try await browser.sessionJWT()
             #expect(
-                (try await DesktopApp(app: app).me(second).json["organization"] as? [String: Any])?["slug"] as? String
+                try await DesktopApp(app: app).me(second).decoded(as: MeController.Me.self).organization.slug
                     == "globex")
             #expect(try await browser.post("/session/organization", [("org", "nowhere")]).status == .notFound)
         }

@@ -29,15 +29,15 @@ struct DeviceTokenEndpointTests {
             for (fields, status, error) in cases {
                 let response = try await poll(app, fields)  // MUT
                 #expect(response.status == status, "\(fields)")
-                #expect(response.json["error"] as? String == error, "\(fields)")
-                #expect(response.json["error_description"] is String)
+                #expect(try response.oauthError == error, "\(fields)")
+                #expect(try !response.oauthErrorBody.errorDescription.isEmpty)
                 #expect(response.headers.first(name: .cacheControl) == "no-store")
             }
             let json = try await app.testing().sendRequest(
                 .POST, "/auth/device/token", headers: ["Content-Type": "application/json"],
                 body: ByteBuffer(string: #"{"grant_type":"x"}"#))
             #expect(json.status == .badRequest)
-            #expect(json.json["error"] as? String == "invalid_request")
+            #expect(try json.oauthError == "invalid_request")
         }
     }
 
@@ -48,7 +48,7 @@ struct DeviceTokenEndpointTests {
             try await Fixtures(app: app).client("other-app")
             let code = try await DesktopApp(app: app).requestCode()
             let response = try await DesktopApp(app: app).poll(code.deviceCode, clientID: "other-app")
-            #expect(response.json["error"] as? String == "invalid_grant")
+            #expect(try response.oauthError == "invalid_grant")
             #expect(try await DeviceAuthorization.query(on: app.db).first()?.lastPolledAt == nil)
         }
     }
@@ -59,14 +59,14 @@ struct DeviceTokenEndpointTests {
             try await Fixtures(app: app).standardCast()
             let desktop = DesktopApp(app: app)
             let code = try await desktop.requestCode()
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "authorization_pending")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "authorization_pending")
             let firstPoll = try await DeviceAuthorization.query(on: app.db).first()?.lastPolledAt
             #expect(firstPoll != nil)
 
             var intervals: [Int] = []
             for _ in 0..<13 {
                 let response = try await desktop.poll(code.deviceCode)  // MUT
-                #expect(response.json["error"] as? String == "slow_down")
+                #expect(try response.oauthError == "slow_down")
                 let stored = try #require(try await DeviceAuthorization.query(on: app.db).first())
                 intervals.append(stored.pollInterval)
                 #expect(stored.lastPolledAt == firstPoll)
@@ -75,9 +75,9 @@ struct DeviceTokenEndpointTests {
 
             // The grown interval counts: 59 s after the last poll is still early, 61 s is not.
             try await rewindPolls(app, to: 59)
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "slow_down")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "slow_down")
             try await rewindPolls(app, to: 61)
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "authorization_pending")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "authorization_pending")
         }
     }
 
@@ -87,7 +87,7 @@ struct DeviceTokenEndpointTests {
             try await Fixtures(app: app).standardCast()
             let desktop = DesktopApp(app: app)
             let code = try await desktop.requestCode()
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "authorization_pending")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "authorization_pending")
         }
     }
 
@@ -101,7 +101,7 @@ struct DeviceTokenEndpointTests {
             try await expireCodes(app)
             for _ in 0..<2 {
                 let response = try await desktop.poll(code.deviceCode)
-                #expect(response.json["error"] as? String == "expired_token")
+                #expect(try response.oauthError == "expired_token")
             }
         }
     }
@@ -114,7 +114,7 @@ struct DeviceTokenEndpointTests {
             let code = try await desktop.decidedCode(action: "deny")
             for _ in 0..<2 {
                 try await rewindPolls(app)
-                #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "access_denied")
+                #expect(try await desktop.poll(code.deviceCode).oauthError == "access_denied")
             }
             #expect(try await APIToken.query(on: app.db).count() == 0)
         }
@@ -128,7 +128,7 @@ struct DeviceTokenEndpointTests {
             let code = try await desktop.decidedCode()
             #expect(try await desktop.poll(code.deviceCode).status == .ok)
             try await rewindPolls(app)
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "invalid_grant")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "invalid_grant")
             #expect(try await APIToken.query(on: app.db).count() == 1)
         }
     }
@@ -189,7 +189,7 @@ struct DeviceTokenEndpointTests {
             let desktop = DesktopApp(app: app)
             let code = try await desktop.decidedCode()
             try await Fixtures(app: app).remove(user, from: organization)
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "access_denied")
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "access_denied")
             #expect(try await APIToken.query(on: app.db).count() == 0)
         }
     }
@@ -202,7 +202,7 @@ struct DeviceTokenEndpointTests {
             let code = try await desktop.decidedCode()
             organization.deviceSignIn = false
             try await organization.save(on: app.db)
-            #expect(try await desktop.poll(code.deviceCode).json["error"] as? String == "access_denied")  // MUT
+            #expect(try await desktop.poll(code.deviceCode).oauthError == "access_denied")  // MUT
             #expect(try await APIToken.query(on: app.db).count() == 0)
         }
     }
@@ -215,15 +215,7 @@ struct DeviceTokenEndpointTests {
             try await organization.save(on: app.db)
             let desktop = DesktopApp(app: app)
             let code = try await desktop.decidedCode()
-            #expect(try await desktop.poll(code.deviceCode).json["expires_in"] as? Int == 3_600)
+            #expect(try await desktop.exchange(code.deviceCode).expiresIn == 3_600)
         }
-    }
-}
-
-/// Moves every device code's expiry into the past.
-func expireCodes(_ app: Application) async throws {
-    for authorization in try await DeviceAuthorization.query(on: app.db).all() {
-        authorization.expiresAt = Date().addingTimeInterval(-1)
-        try await authorization.save(on: app.db)
     }
 }

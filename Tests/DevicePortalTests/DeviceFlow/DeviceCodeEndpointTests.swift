@@ -21,17 +21,15 @@ struct DeviceCodeEndpointTests {
             let response = try await request(app, fields)  // MUT
             #expect(response.status == .ok)
             #expect(response.headers.first(name: .cacheControl) == "no-store")
-            let json = response.json
-            let userCode = try #require(json["user_code"] as? String)
+            let answer = try response.decoded(as: DeviceCodeController.CodeResponse.self)
+            let userCode = answer.userCode
             #expect(userCode.wholeMatch(of: /[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}/) != nil)
-            let deviceCode = try #require(json["device_code"] as? String)
+            let deviceCode = answer.deviceCode
             #expect(deviceCode.count >= 43)  // 256 bits, base64url
-            #expect(json["verification_uri"] as? String == "https://portal.example.com/auth/device")
-            #expect(
-                json["verification_uri_complete"] as? String
-                    == "https://portal.example.com/auth/device?user_code=\(userCode)")
-            #expect(json["expires_in"] as? Int == 900)
-            #expect(json["interval"] as? Int == 5)
+            #expect(answer.verificationURI == "https://portal.example.com/auth/device")
+            #expect(answer.verificationURIComplete == "https://portal.example.com/auth/device?user_code=\(userCode)")
+            #expect(answer.expiresIn == 900)
+            #expect(answer.interval == 5)
 
             let stored = try #require(try await DeviceAuthorization.query(on: app.db).first())
             #expect(stored.deviceCodeHash == OpaqueSecret.hash(deviceCode))
@@ -62,13 +60,13 @@ struct DeviceCodeEndpointTests {
             for (fields, status, error) in cases {
                 let response = try await request(app, fields)  // MUT
                 #expect(response.status == status, "\(fields.map(\.0))")
-                #expect(response.json["error"] as? String == error, "\(fields.map(\.0))")
+                #expect(try response.oauthError == error, "\(fields.map(\.0))")
             }
             let json = try await app.testing().sendRequest(
                 .POST, "/auth/device/code", headers: ["Content-Type": "application/json"],
                 body: ByteBuffer(string: #"{"client_id":"desktop"}"#))
             #expect(json.status == .badRequest)
-            #expect(json.json["error"] as? String == "invalid_request")
+            #expect(try json.oauthError == "invalid_request")
             #expect(try await DeviceAuthorization.query(on: app.db).count() == 0)
         }
     }
@@ -82,7 +80,7 @@ struct DeviceCodeEndpointTests {
             for _ in 0..<3 { #expect(try await request(app, [("client_id", "desktop")]).status == .ok) }
             let refused = try await request(app, [("client_id", "desktop")])  // MUT
             #expect(refused.status == .tooManyRequests)
-            #expect(refused.json["error"] as? String == "too_many_requests")
+            #expect(try refused.oauthError == "too_many_requests")
             #expect(Int(refused.headers.first(name: .retryAfter) ?? "") ?? 0 > 0)
             #expect(try await DeviceAuthorization.query(on: app.db).count() == 3)
             #expect(try await AuditEvent.query(on: app.db).filter(\.$kind == .deviceCodeIssued).count() == 3)
@@ -124,63 +122,5 @@ struct DeviceCodeEndpointTests {
         let codes = (0..<200).map { _ in UserCode.generate() }
         #expect(codes.allSatisfy { UserCode.normalize($0) == $0 })
         #expect(Set(codes).count > 190)
-    }
-}
-
-@Suite("Metadata and health")
-struct MetadataTests {
-    @Test("RFC 8414 metadata names the endpoints under PUBLIC_BASE_URL")
-    func metadata() async throws {
-        try await withPortal({ $0.publicBaseURL = "https://portal.example.com" }) { app in
-            let response = try await app.testing().sendRequest(.GET, "/.well-known/oauth-authorization-server")
-            #expect(response.status == .ok)
-            let json = response.json
-            #expect(json["issuer"] as? String == "https://portal.example.com")
-            #expect(json["device_authorization_endpoint"] as? String == "https://portal.example.com/auth/device/code")
-            #expect(json["token_endpoint"] as? String == "https://portal.example.com/auth/device/token")
-            #expect(json["revocation_endpoint"] as? String == "https://portal.example.com/auth/token/revoke")
-            #expect(json["grant_types_supported"] as? [String] == [DeviceTokenController.grantType])
-        }
-    }
-
-    @Test("/healthz and /readyz answer 200")
-    func health() async throws {
-        try await withPortal { app in
-            for path in ["/healthz", "/readyz"] {
-                let response = try await app.testing().sendRequest(.GET, path)
-                #expect(response.status == .ok, "\(path)")
-                #expect(response.json["status"] as? String == "ok")
-            }
-        }
-    }
-
-    @Test("an unknown path is a 404 page for people and JSON under /api")
-    func notFound() async throws {
-        try await withPortal { app in
-            let page = try await app.testing().sendRequest(.GET, "/nowhere")
-            #expect(page.status == .notFound)
-            #expect(page.headers.contentType == .html)
-            let api = try await app.testing().sendRequest(.GET, "/api/nowhere")
-            #expect(api.status == .notFound)
-            #expect(api.json["error"] as? String == "not_found")
-        }
-    }
-
-    @Test("a known path asked with another method is 405 with Allow (RFC 9110), JSON or a page")
-    func methodNotAllowed() async throws {
-        try await withPortal { app in
-            let me = try await app.testing().sendRequest(.PATCH, "/me")  // MUT
-            #expect(me.status == .methodNotAllowed)
-            #expect(me.headers.first(name: .allow) == "GET, HEAD")
-            #expect(me.json["error"] as? String == "method_not_allowed")
-            let members = try await app.testing().sendRequest(.POST, "/api/orgs/acme/members/\(UUID())")
-            #expect(members.status == .methodNotAllowed)
-            #expect(members.headers.first(name: .allow) == "DELETE, PUT")
-            let page = try await app.testing().sendRequest(.DELETE, "/login")
-            #expect(page.status == .methodNotAllowed)
-            #expect(page.headers.first(name: .allow) == "GET, HEAD, POST")
-            #expect(page.headers.contentType == .html)
-            #expect(try await app.testing().sendRequest(.PATCH, "/nowhere/at/all").status == .notFound)
-        }
     }
 }

@@ -17,7 +17,7 @@ struct SQLiteReaderTests {
         try await browser.signIn()
         try await browser.get("/auth/device")
         let response = try await browser.postFromScript("/auth/session/token")
-        return (token, try #require(response.json["token"] as? String, "\(response.status) \(response.text)"))
+        return (token, try response.decoded(as: SessionTokenController.SessionToken.self).token)
     }
 
     @Test("each guard statement is prepared once and never again, whatever its values")

@@ -204,7 +204,7 @@ struct MetricsTests {
             try await Fixtures(app: app).standardCast()
             let desktop = DesktopApp(app: app)
             let code = try await desktop.decidedCode()
-            let token = try #require(try await desktop.poll(code.deviceCode).json["access_token"] as? String)
+            let token = try await desktop.exchange(code.deviceCode).accessToken
             #expect(try await desktop.me(token).status == .ok)
             try await Browser(app: app).get("/no/such/\(code.userCode)")
             try await Browser(app: app).get("/css/portal.css")
@@ -248,14 +248,5 @@ struct MetricsTests {
                 .GET, "/healthz", headers: ["X-Request-Id": "id with spaces\" and quotes"])
             #expect(UUID(uuidString: odd.headers.first(name: .xRequestId) ?? "") != nil)
         }
-    }
-}
-
-enum MembershipTestSupport {
-    /// Deletes a membership behind the portal's back, leaving the member's tokens unrevoked,
-    /// as if the row had gone some other way: the guard must still refuse them.
-    static func deleteMembership(of user: User, in organization: Organization, on db: any Database) async throws {
-        try await Membership.query(on: db).filter(\.$user.$id == user.requireID())
-            .filter(\.$organization.$id == organization.requireID()).delete()
     }
 }
