@@ -139,6 +139,13 @@ extension Application {
             directory.viewsDirectory = directory.workingDirectory + "Templates/"
         }
         guard ["serve", "demo"].contains(commandName), !environment.arguments.contains("--help") else { return }
+        if let resources, resources.chosen == nil {
+            // Nothing found: never fall back to whatever the working directory holds.
+            let first = resources.searched.first?.directory ?? directory.workingDirectory
+            throw ResourcesMissingError(
+                searched: resources.searched, missing: PortalResources.missingFiles(in: first),
+                templates: first + "Templates/", publicFiles: first + "Public/")
+        }
         try PortalResources.verify(
             templates: directory.viewsDirectory, publicFiles: directory.publicDirectory, resolved: resources)
         if let chosen = resources?.chosen { logger.info("Templates and static files from \(chosen.described)") }

@@ -99,6 +99,23 @@ struct ResourcesTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: empty) == [])
     }
 
+    @Test("a PORTAL_RESOURCES without them is refused even where the working directory has them")
+    func noFallback() async throws {
+        let app = try await Application.make(Environment(name: "testing", arguments: ["portal", "demo"]))
+        app.directory = DirectoryConfiguration(workingDirectory: packageRoot)
+        let resources = PortalResources.choose(
+            setting: "/nonexistent/portal", workingDirectory: packageRoot, executableDirectory: nil,
+            holdsResources: { PortalResources.missingFiles(in: $0).isEmpty })
+        var message = ""
+        do {
+            try configure(app, with: PortalConfig(database: .sqliteMemory, bcryptCost: 4, resources: resources))  // MUT
+        } catch {
+            message = String(describing: error)
+        }
+        try await app.asyncShutdown()
+        #expect(message.contains("(looked in /nonexistent/portal/ (PORTAL_RESOURCES); missing"), "\(message)")
+    }
+
     @Test("pages and static files come from the chosen folder, not the working directory")
     func servesFromTheChosenFolder() async throws {
         let copy = NSTemporaryDirectory() + "portal-resources-\(UUID().uuidString)/"
