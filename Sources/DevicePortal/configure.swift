@@ -5,6 +5,7 @@ import Vapor
 /// Sets the application up: configuration, database, views, middleware, commands, routes.
 public func configure(_ app: Application, with config: PortalConfig) throws {
     app.config = config
+    try app.useResources(config.resources)  // before anything is written: a server without its pages stops here
     let secret = try PortalSecret.resolve(config)
     app.config.portalSecret = secret
     app.metrics = PortalMetrics()
@@ -31,7 +32,6 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     json.outputFormatting = .withoutEscapingSlashes
     ContentConfiguration.global.use(encoder: json, for: .json)
 
-    app.directory.viewsDirectory = app.directory.workingDirectory + "Templates/"
     app.views.use(.leaf)
 
     // Outermost first: every request gets an id and is counted, every response gets the

@@ -56,6 +56,7 @@ extension Application {
         asyncCommands.use(RevokeTokensCommand(), as: "revoke-tokens")
         asyncCommands.use(CreateRoleCommand(), as: "create-role")
         asyncCommands.use(RotateSigningKeyCommand(), as: "rotate-signing-key")
+        asyncCommands.use(BackupCommand(), as: "backup")
         asyncCommands.use(DemoCommand(), as: "demo")
     }
 }

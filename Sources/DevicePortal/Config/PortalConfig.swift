@@ -29,6 +29,9 @@ public struct PortalConfig: Sendable {
     public var databasePreparedStatements: Bool
     /// Polls one instance holds open at once for `Prefer: wait`; past that, polls are answered at once.
     public var devicePollMaxHeld: Int
+    /// Where `Templates/` and `Public/` were found (`PORTAL_RESOURCES`, the working directory or
+    /// beside the executable); `nil`: those of `app.directory` as the caller set it (the tests).
+    public var resources: PortalResources?
 
     public init(
         database: DatabaseURL = Setting.database.fallback,
@@ -46,7 +49,8 @@ public struct PortalConfig: Sendable {
         deviceCodesPerIPPerMinute: Int = Setting.deviceCodeRateLimit.fallback,
         databasePoolSize: Int = Setting.databasePoolSize.fallback,
         databasePreparedStatements: Bool = Setting.databasePreparedStatements.fallback,
-        devicePollMaxHeld: Int = Setting.devicePollMaxHeld.fallback
+        devicePollMaxHeld: Int = Setting.devicePollMaxHeld.fallback,
+        resources: PortalResources? = nil
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -64,6 +68,7 @@ public struct PortalConfig: Sendable {
         self.databasePoolSize = databasePoolSize
         self.databasePreparedStatements = databasePreparedStatements
         self.devicePollMaxHeld = devicePollMaxHeld
+        self.resources = resources
     }
 
     /// Reads the settings of docs/OPERATIONS.md; a bad value throws an error naming the variable.
@@ -90,7 +95,8 @@ public struct PortalConfig: Sendable {
             // `?prepared_statements=` in DATABASE_URL, where poolers' docs put it, wins.
             databasePreparedStatements: try database.preparedStatementsOption
                 ?? env.value(Setting.databasePreparedStatements),
-            devicePollMaxHeld: try env.value(Setting.devicePollMaxHeld)
+            devicePollMaxHeld: try env.value(Setting.devicePollMaxHeld),
+            resources: PortalResources.locate(setting: try env.value(Setting.resources))
         )
         if case .postgres = config.database, config.portalSecret == nil {
             // Every instance must share it, so none may invent its own.

@@ -94,6 +94,11 @@ extension PortalConfig {
         public static var devicePollMaxHeld: PortalConfig.Variable<Int> {
             .number("DEVICE_POLL_MAX_HELD", default: 10_000, within: 0...1_000_000, of: "polls held at once (0: none)")
         }
+        public static var resources: PortalConfig.Variable<String?> {
+            .init(
+                name: "PORTAL_RESOURCES", fallback: nil, parse: { Optional.some($0) },
+                expected: "the folder that holds Templates/ and Public/")
+        }
         public static var databasePreparedStatements: PortalConfig.Variable<Bool> {
             .init(
                 name: "DATABASE_PREPARED_STATEMENTS", fallback: true, parse: PortalConfig.parseBool,
