@@ -57,7 +57,12 @@ extension DeviceSignIn {
     /// them and signs in there), the user code must be one of DevicePortal's, and the times are
     /// kept within bounds so that no wait can overflow or last for ever.
     init(
-        _ body: Body, issuer: URL, tokenEndpoint: URL, requestedAt: Duration, receivedAt: Duration, status: Int
+        _ body: Body,
+        issuer: URL,
+        tokenEndpoint: URL,
+        requestedAt: Duration,
+        receivedAt: Duration,
+        status: Int
     ) throws {
         func invalid(_ detail: String) -> PortalClientError {
             .unexpectedResponse(status: status, detail: detail)
@@ -69,7 +74,8 @@ extension DeviceSignIn {
             }
             guard origin == Origin(issuer) else {
                 throw invalid(
-                    "\(name) \(shown) is not on the server's own address \(Origin(issuer)?.description ?? "")")
+                    "\(name) \(shown) is not on the server's own address \(Origin(issuer)?.description ?? "")"
+                )
             }
             return url
         }
@@ -120,6 +126,8 @@ extension DeviceSignIn: CustomStringConvertible, CustomReflectable {
             children: [
                 "userCode": userCode, "verificationURI": verificationURI,
                 "verificationURIComplete": verificationURIComplete as Any, "expiresIn": expiresIn, "interval": interval,
-            ], displayStyle: .struct)
+            ],
+            displayStyle: .struct
+        )
     }
 }

@@ -27,7 +27,10 @@ extension PortalMetadata: Decodable {
                 url.host != nil
             else {
                 throw DecodingError.dataCorruptedError(
-                    forKey: key, in: container, debugDescription: "\(key.rawValue) is not an http(s) URL: \(text)")
+                    forKey: key,
+                    in: container,
+                    debugDescription: "\(key.rawValue) is not an http(s) URL: \(text)"
+                )
             }
             return url
         }

@@ -120,7 +120,9 @@ struct HTTPExchange: Sendable {
         // Only the origin asked may answer: a session that followed a redirect all the same is caught here.
         guard let answeredBy = http.url, Origin(answeredBy) == origin else {
             throw PortalClientError.redirected(
-                status: http.statusCode, location: http.url.map { ServerText.singleLine($0.absoluteString) })
+                status: http.statusCode,
+                location: http.url.map { ServerText.singleLine($0.absoluteString) }
+            )
         }
         return Answer(status: http.statusCode, headers: http.allHeaderFields, body: body)
     }

@@ -51,12 +51,18 @@ extension SignedIn: Decodable {
         let tokenType = try container.decode(String.self, forKey: .tokenType)
         guard tokenType.caseInsensitiveCompare("Bearer") == .orderedSame else {
             throw DecodingError.dataCorruptedError(
-                forKey: .tokenType, in: container, debugDescription: "token_type \(tokenType) is not Bearer")
+                forKey: .tokenType,
+                in: container,
+                debugDescription: "token_type \(tokenType) is not Bearer"
+            )
         }
         let token = try container.decode(String.self, forKey: .token)
         guard Self.isBearerToken(token) else {
             throw DecodingError.dataCorruptedError(
-                forKey: .token, in: container, debugDescription: "not an RFC 6750 bearer token")
+                forKey: .token,
+                in: container,
+                debugDescription: "not an RFC 6750 bearer token"
+            )
         }
         self.token = AccessToken(token)
         expiresIn = try container.decode(Int.self, forKey: .expiresIn)

@@ -35,7 +35,8 @@ final class InFlight: @unchecked Sendable {
     }
 
     private func start(
-        _ request: URLRequest, with session: URLSession,
+        _ request: URLRequest,
+        with session: URLSession,
         continuation: CheckedContinuation<(Data, URLResponse), any Error>
     ) {
         let task = session.dataTask(with: request) { [self] data, response, error in
@@ -79,7 +80,8 @@ final class InFlight: @unchecked Sendable {
         if let error {
             let urlError = error as? URLError ?? URLError(.unknown, userInfo: [NSUnderlyingErrorKey: error])
             continuation.resume(
-                throwing: urlError.code == .cancelled ? CancellationError() : PortalClientError.network(urlError))
+                throwing: urlError.code == .cancelled ? CancellationError() : PortalClientError.network(urlError)
+            )
         } else if let response {
             continuation.resume(returning: (data ?? Data(), response))
         } else {

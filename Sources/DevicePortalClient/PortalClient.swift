@@ -44,8 +44,11 @@ public struct PortalClient: Sendable {
     /// (`acme-desktop/2.3 (macOS 15.1)`). Controls and other bytes that cannot go in a header are
     /// dropped from it; an empty one means `defaultUserAgent`.
     public init(
-        server: URL, clientID: String, session: URLSession = ephemeralSession,
-        clock: any PollingClock = SystemPollingClock(), allowsInsecureHTTP: Bool = false,
+        server: URL,
+        clientID: String,
+        session: URLSession = ephemeralSession,
+        clock: any PollingClock = SystemPollingClock(),
+        allowsInsecureHTTP: Bool = false,
         userAgent: String = defaultUserAgent
     ) {
         self.server = server
@@ -73,24 +76,28 @@ public struct PortalClient: Sendable {
         guard answer.status == 200 else {
             throw PortalClientError.discovery(
                 "\(ServerText.singleLine(url.absoluteString)) answered HTTP \(answer.status); "
-                    + "is \(address) a DevicePortal server?")
+                    + "is \(address) a DevicePortal server?"
+            )
         }
         let metadata: PortalMetadata
         do {
             metadata = try JSONDecoder().decode(PortalMetadata.self, from: answer.body)
         } catch {
             throw PortalClientError.discovery(
-                "\(ServerText.singleLine(url.absoluteString)) is not usable metadata: \(answer.excerpt)")
+                "\(ServerText.singleLine(url.absoluteString)) is not usable metadata: \(answer.excerpt)"
+            )
         }
         guard PortalMetadata.isSameIssuer(metadata.issuer, server) else {
             let issuer = ServerText.singleLine(metadata.issuer.absoluteString)
             throw PortalClientError.discovery(
-                "the server's issuer is \(issuer), not \(address); use \(issuer) as the server address")
+                "the server's issuer is \(issuer), not \(address); use \(issuer) as the server address"
+            )
         }
         if let outside = metadata.endpointOutsideIssuer() {
             throw PortalClientError.discovery(
                 "its \(outside.name) \(ServerText.singleLine(outside.url.absoluteString)) is not on \(address) itself; "
-                    + "the client sends codes and tokens to no other address")
+                    + "the client sends codes and tokens to no other address"
+            )
         }
         guard metadata.grantTypesSupported.isEmpty || metadata.grantTypesSupported.contains(Self.deviceCodeGrant)
         else {
@@ -110,8 +117,13 @@ public struct PortalClient: Sendable {
         let receivedAt = clock.now()
         guard answer.status == 200 else { throw Self.failure(answer) }
         return try DeviceSignIn(
-            answer.decode(DeviceSignIn.Body.self), issuer: metadata.issuer, tokenEndpoint: metadata.tokenEndpoint,
-            requestedAt: requestedAt, receivedAt: receivedAt, status: answer.status)
+            answer.decode(DeviceSignIn.Body.self),
+            issuer: metadata.issuer,
+            tokenEndpoint: metadata.tokenEndpoint,
+            requestedAt: requestedAt,
+            receivedAt: receivedAt,
+            status: answer.status
+        )
     }
 
     /// `GET /me`: who the token acts as, with the user's current role.
@@ -130,7 +142,8 @@ public struct PortalClient: Sendable {
         let metadata = try await metadata()
         let answer = try await http.postForm(
             metadata.revocationEndpoint,
-            [("token", token.value), ("token_type_hint", "access_token"), ("client_id", clientID)])
+            [("token", token.value), ("token_type_hint", "access_token"), ("client_id", clientID)]
+        )
         guard answer.status == 200 else { throw Self.failure(answer) }
     }
 

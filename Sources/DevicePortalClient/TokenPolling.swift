@@ -45,7 +45,8 @@ extension PortalClient {
     /// such as `invalid_grant`), `.invalidToken`, `.redirected` or `.insecureTransport`;
     /// `CancellationError` when cancelled.
     public func waitForToken(
-        _ signIn: DeviceSignIn, onPoll: @Sendable (PollEvent) -> Void = { _ in }
+        _ signIn: DeviceSignIn,
+        onPoll: @Sendable (PollEvent) -> Void = { _ in }
     ) async throws -> SignedIn {
         var interval = Duration.seconds(signIn.interval)
         let expiry = signIn.requestedAt + .seconds(signIn.expiresIn)
@@ -74,7 +75,9 @@ extension PortalClient {
                     [
                         ("grant_type", Self.deviceCodeGrant), ("device_code", signIn.deviceCode),
                         ("client_id", clientID),
-                    ], wait: wait > 0 ? wait : nil)
+                    ],
+                    wait: wait > 0 ? wait : nil
+                )
             } catch PortalClientError.network(let error) {
                 // RFC 8628 §3.5: after a connection failure, poll less often before retrying.
                 lastAnswer = clock.now()

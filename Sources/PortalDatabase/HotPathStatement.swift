@@ -110,7 +110,11 @@ extension HotPathStatement {
     /// A connection on which a prepared statement fails for a reason that is not the request's
     /// own data is closed, so that the pool replaces it: PostgresNIO can keep a failed preparation
     /// for the connection's life, failing every later request on it.
-    package func firstRow(on postgres: any PostgresDatabase, prepared: Bool, logger: Logger) async throws -> (
+    package func firstRow(
+        on postgres: any PostgresDatabase,
+        prepared: Bool,
+        logger: Logger
+    ) async throws -> (
         any SQLRow
     )? {
         try await postgres.withConnection { connection in

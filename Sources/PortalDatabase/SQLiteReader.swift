@@ -152,7 +152,14 @@ extension SQLiteReader {
             var handle: OpaquePointer?
             try check(
                 sqlite_nio_sqlite3_prepare_v3(
-                    self.handle, statement.sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &handle, nil))
+                    self.handle,
+                    statement.sql,
+                    -1,
+                    UInt32(SQLITE_PREPARE_PERSISTENT),
+                    &handle,
+                    nil
+                )
+            )
             guard let handle else { throw Failure(code: SQLITE_MISUSE, message: "empty statement") }
             let names = (0..<sqlite_nio_sqlite3_column_count(handle)).map {
                 String(cString: sqlite_nio_sqlite3_column_name(handle, $0))
@@ -166,14 +173,25 @@ extension SQLiteReader {
             switch value {
             case .text(let text):
                 sqlite_nio_sqlite3_bind_text64(
-                    statement, index, text, UInt64(text.utf8.count), SQLiteReader.transient, UInt8(SQLITE_UTF8))
+                    statement,
+                    index,
+                    text,
+                    UInt64(text.utf8.count),
+                    SQLiteReader.transient,
+                    UInt8(SQLITE_UTF8)
+                )
             case .integer(let integer): sqlite_nio_sqlite3_bind_int64(statement, index, Int64(integer))
             case .float(let float): sqlite_nio_sqlite3_bind_double(statement, index, float)
             case .null: sqlite_nio_sqlite3_bind_null(statement, index)
             case .blob(let blob):
                 blob.withUnsafeReadableBytes {
                     sqlite_nio_sqlite3_bind_blob64(
-                        statement, index, $0.baseAddress, UInt64($0.count), SQLiteReader.transient)
+                        statement,
+                        index,
+                        $0.baseAddress,
+                        UInt64($0.count),
+                        SQLiteReader.transient
+                    )
                 }
             }
         }
@@ -188,7 +206,10 @@ extension SQLiteReader {
                     ByteBuffer(
                         bytes: UnsafeRawBufferPointer(
                             start: sqlite_nio_sqlite3_column_blob(statement, column),
-                            count: Int(sqlite_nio_sqlite3_column_bytes(statement, column)))))
+                            count: Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+                        )
+                    )
+                )
             default: .null
             }
         }
@@ -200,7 +221,8 @@ extension SQLiteReader {
         private func failure(_ status: Int32) -> Failure {
             Failure(
                 code: status,
-                message: handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "")
+                message: handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? ""
+            )
         }
 
         package func close() {
@@ -256,7 +278,9 @@ extension SQLiteReader {
             }
             guard let value = value as? D else {
                 throw DecodingError.typeMismatch(
-                    D.self, .init(codingPath: [], debugDescription: "Column \(column) is not a \(D.self): \(data)"))
+                    D.self,
+                    .init(codingPath: [], debugDescription: "Column \(column) is not a \(D.self): \(data)")
+                )
             }
             return value
         }

@@ -28,7 +28,11 @@ package final class SQLiteWriter: Sendable {
         thread.start()
         do {
             let connection = try await SQLiteConnection.open(
-                storage: .file(path: path), threadPool: thread, logger: logger, on: eventLoop)
+                storage: .file(path: path),
+                threadPool: thread,
+                logger: logger,
+                on: eventLoop
+            )
             for pragma in ["PRAGMA foreign_keys = ON", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000"] {
                 _ = try await connection.query(pragma)
             }

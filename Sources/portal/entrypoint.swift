@@ -16,7 +16,8 @@ enum Entrypoint {
         case "text", "": try LoggingSystem.bootstrap(from: &env)
         case let other:
             FileHandle.standardError.write(
-                Data("error: Invalid LOG_FORMAT=\"\(other)\": expected text or json.\n".utf8))
+                Data("error: Invalid LOG_FORMAT=\"\(other)\": expected text or json.\n".utf8)
+            )
             exit(1)
         }
         let app = try await Application.make(env)

@@ -15,8 +15,10 @@ struct AdminError: AbortError, CustomStringConvertible {
     /// The caller's role lacks a permission the action needs (403).
     static func lacking(_ permission: Permission) -> AdminError {
         AdminError(
-            status: .forbidden, reason: "Your role here lacks the permission \(permission.rawValue).",
-            lackingPermission: permission)
+            status: .forbidden,
+            reason: "Your role here lacks the permission \(permission.rawValue).",
+            lackingPermission: permission
+        )
     }
     /// Would break a standing rule: the last owner, a role still held, a duplicate name (409).
     static func conflict(_ reason: String) -> AdminError { AdminError(status: .conflict, reason: reason) }

@@ -28,7 +28,8 @@ extension Request {
         let known = Set(Body.CodingKeys.allCases.map(\.stringValue))
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw AdminError.invalid(
-                "Unknown field \"\(unknown)\". Known fields: \(known.sorted().joined(separator: ", ")).")
+                "Unknown field \"\(unknown)\". Known fields: \(known.sorted().joined(separator: ", "))."
+            )
         }
         do {
             return try JSONDecoder().decode(Body.self, from: data)

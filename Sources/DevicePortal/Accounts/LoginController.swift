@@ -32,15 +32,20 @@ enum LoginController {
             [
                 .init(bucket: "signin:account:\(email.clipped(to: 254))", rules: RateLimiter.signInPerAccountRules),
                 .init(bucket: "signin:ip:\(req.rateLimitIP)", rules: RateLimiter.signInPerIPRules),
-            ])
+            ]
+        )
         if let retryAfter = attempt.retryAfter {
             req.metrics.rateLimitRefusal(.signIn)
             try await auditLockout(of: email, req: req)
             return try await page(
-                req, email: email, next: next,
+                req,
+                email: email,
+                next: next,
                 error:
                     "Too many sign-in attempts for this account or from this network. Try again in \(PageError.wait(seconds: retryAfter)).",
-                status: .tooManyRequests, headers: ["Retry-After": String(retryAfter)])
+                status: .tooManyRequests,
+                headers: ["Retry-After": String(retryAfter)]
+            )
         }
         let found = email.isEmpty ? nil : try await User.find(email: email, on: req.db)
         // Always run bcrypt, even for an unknown email, so both take the same time.
@@ -49,10 +54,17 @@ enum LoginController {
             try await AuditEvent.record(
                 .signInFailed,
                 by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),
-                about: AuditSubject(userID: found?.id, label: String(email.clipped(to: 254))), on: req.db)
+                about: AuditSubject(userID: found?.id, label: String(email.clipped(to: 254))),
+                on: req.db
+            )
             // The same answer for an unknown email and a wrong password.
             return try await page(
-                req, email: email, next: next, error: "The email or the password is not right.", status: .unauthorized)
+                req,
+                email: email,
+                next: next,
+                error: "The email or the password is not right.",
+                status: .unauthorized
+            )
         }
         try await attempt.release()  // a success does not count against the limits
         if let old = req.signedIn {
@@ -60,12 +72,20 @@ enum LoginController {
         }
         let secret = OpaqueSecret.hex()
         let session = WebSession(
-            tokenHash: OpaqueSecret.hash(secret), csrfToken: OpaqueSecret.hex(), userID: try user.requireID(),
-            expiresAt: req.now.addingTimeInterval(SessionCookie.lifetime), ip: req.clientIP, userAgent: req.userAgent)
+            tokenHash: OpaqueSecret.hash(secret),
+            csrfToken: OpaqueSecret.hex(),
+            userID: try user.requireID(),
+            expiresAt: req.now.addingTimeInterval(SessionCookie.lifetime),
+            ip: req.clientIP,
+            userAgent: req.userAgent
+        )
         try await session.create(on: req.db)
         try await AuditEvent.record(
-            .signInSucceeded, by: .user(try user.requireID(), email: user.email, from: req),
-            about: AuditSubject(userID: user.id, label: user.email), on: req.db)
+            .signInSucceeded,
+            by: .user(try user.requireID(), email: user.email, from: req),
+            about: AuditSubject(userID: user.id, label: user.email),
+            on: req.db
+        )
         let response = req.redirect(to: next, redirectType: .normal)
         response.cookies[SessionCookie.name] = SessionCookie.value(secret, secure: req.application.servesHTTPS)
         return response
@@ -93,7 +113,9 @@ enum LoginController {
         try await AuditEvent.record(
             .signInThrottled,
             by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),
-            about: AuditSubject(userID: userID, label: user.email), on: req.db)
+            about: AuditSubject(userID: userID, label: user.email),
+            on: req.db
+        )
     }
 
     private static func passwordMatches(_ req: Request, user: User?, password: String) async throws -> Bool {
@@ -103,14 +125,23 @@ enum LoginController {
     }
 
     private static func page(
-        _ req: Request, email: String, next: String, error: String?, status: HTTPStatus, headers: HTTPHeaders = [:]
+        _ req: Request,
+        email: String,
+        next: String,
+        error: String?,
+        status: HTTPStatus,
+        headers: HTTPHeaders = [:]
     ) async throws -> Response {
         // Before sign-in the form's token is checked against a cookie of its own.
         let anonymous = req.signedIn == nil ? CSRFMiddleware.anonymousToken(for: req) : nil
         let csrfToken = req.signedIn?.csrfToken ?? anonymous?.token ?? ""
         let response = try await req.renderPage(
-            "login", title: "Sign in", LoginPage(email: email, next: next, csrfToken: csrfToken, error: error),
-            status: status, headers: headers)
+            "login",
+            title: "Sign in",
+            LoginPage(email: email, next: next, csrfToken: csrfToken, error: error),
+            status: status,
+            headers: headers
+        )
         if let anonymous {
             response.cookies[CSRFMiddleware.cookieName(https: req.application.servesHTTPS)] = anonymous.cookie
         }

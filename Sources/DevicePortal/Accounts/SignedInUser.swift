@@ -34,7 +34,13 @@ enum SessionCookie {
 
     static func value(_ secret: String, secure: Bool) -> HTTPCookies.Value {
         HTTPCookies.Value(
-            string: secret, maxAge: Int(lifetime), path: "/", isSecure: secure, isHTTPOnly: true, sameSite: .lax)
+            string: secret,
+            maxAge: Int(lifetime),
+            path: "/",
+            isSecure: secure,
+            isHTTPOnly: true,
+            sameSite: .lax
+        )
     }
 
     static func expired(secure: Bool) -> HTTPCookies.Value {

@@ -41,7 +41,8 @@ struct CreateWebSessions: AsyncMigration {
             .field("csrf_token", .string, .required)
             .field("user_id", .uuid, .required, .references(User.schema, .id, onDelete: .cascade))
             .field(
-                "active_organization_id", .uuid,
+                "active_organization_id",
+                .uuid,
                 .references(Organization.schema, .id, onDelete: .setNull)
             )
             .field("expires_at", .datetime, .required)

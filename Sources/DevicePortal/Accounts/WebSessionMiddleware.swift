@@ -12,9 +12,13 @@ struct WebSessionMiddleware: AsyncMiddleware {
                 .first()
             if let session, let user = try? session.joined(User.self) {
                 request.signedIn = SignedInUser(
-                    sessionID: try session.requireID(), userID: try user.requireID(), email: user.email,
-                    name: user.name, csrfToken: session.csrfToken,
-                    activeOrganizationID: session.$activeOrganization.id)
+                    sessionID: try session.requireID(),
+                    userID: try user.requireID(),
+                    email: user.email,
+                    name: user.name,
+                    csrfToken: session.csrfToken,
+                    activeOrganizationID: session.$activeOrganization.id
+                )
             }
         }
         return try await next.respond(to: request)

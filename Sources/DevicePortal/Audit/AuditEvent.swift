@@ -87,23 +87,41 @@ struct AuditSubject: Sendable {
 
 extension AuditEvent {
     static func record(
-        _ kind: Kind, by actor: AuditActor, in organizationID: UUID? = nil, about subject: AuditSubject? = nil,
-        details: [String: String] = [:], on db: any Database
+        _ kind: Kind,
+        by actor: AuditActor,
+        in organizationID: UUID? = nil,
+        about subject: AuditSubject? = nil,
+        details: [String: String] = [:],
+        on db: any Database
     ) async throws {
         try await AuditEvent(
-            kind: kind, actor: actor, organizationID: organizationID, subject: subject, details: details
+            kind: kind,
+            actor: actor,
+            organizationID: organizationID,
+            subject: subject,
+            details: details
         )
         .create(on: db)
         // The database's logger is the request's, so the line carries the request id.
         db.logger.info(
             "\(kind.rawValue)",
             metadata: logMetadata(
-                kind, actor: actor, organizationID: organizationID, subject: subject, details: details))
+                kind,
+                actor: actor,
+                organizationID: organizationID,
+                subject: subject,
+                details: details
+            )
+        )
     }
 
     /// Ids, the IP and the bounded details; never an email, a code or anything a user typed.
     static func logMetadata(
-        _ kind: Kind, actor: AuditActor, organizationID: UUID?, subject: AuditSubject?, details: [String: String]
+        _ kind: Kind,
+        actor: AuditActor,
+        organizationID: UUID?,
+        subject: AuditSubject?,
+        details: [String: String]
     ) -> Logger.Metadata {
         var metadata: Logger.Metadata = ["event": .string(kind.rawValue)]
         if let userID = actor.userID {
@@ -142,7 +160,11 @@ struct CreateAuditEvents: AsyncMigration {
             .create()
         // Deliberately no foreign keys: the log outlives the users and organizations it names.
         try await database.createIndex(
-            on: AuditEvent.schema, named: "audit_events_org_time", columns: "organization_id", "occurred_at")
+            on: AuditEvent.schema,
+            named: "audit_events_org_time",
+            columns: "organization_id",
+            "occurred_at"
+        )
     }
 
     func revert(on database: any Database) async throws {

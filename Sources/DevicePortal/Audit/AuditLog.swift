@@ -18,7 +18,9 @@ enum AuditLog {
             if let raw = req.query[String.self, at: "limit"] {
                 guard let limit = Int(raw), (1...AuditLog.maxLimit).contains(limit) else {
                     throw AdminError(
-                        status: .badRequest, reason: "limit must be a whole number from 1 to \(AuditLog.maxLimit).")
+                        status: .badRequest,
+                        reason: "limit must be a whole number from 1 to \(AuditLog.maxLimit)."
+                    )
                 }
                 self.limit = limit
             }
@@ -59,11 +61,18 @@ enum AuditLog {
         var text: String { id.uuidString }
     }
 
-    static func page(of organizationID: UUID, _ query: Query, on db: any Database) async throws
+    static func page(
+        of organizationID: UUID,
+        _ query: Query,
+        on db: any Database
+    ) async throws
         -> (events: [AuditEvent], next: Cursor?)
     {
         var select = db.sql.select().column("*").from(AuditEvent.schema).where(
-            "organization_id", .equal, organizationID)
+            "organization_id",
+            .equal,
+            organizationID
+        )
         if let userID = query.userID {
             select = select.where {
                 $0.where("actor_user_id", .equal, userID).orWhere("subject_user_id", .equal, userID)
@@ -79,7 +88,8 @@ enum AuditLog {
             }
             let time: SQLQueryString = "(SELECT occurred_at FROM audit_events WHERE id = \(bind: before.id))"
             select = select.where(
-                "(occurred_at < \(time) OR (occurred_at = \(time) AND id < \(bind: before.id)))" as SQLQueryString)
+                "(occurred_at < \(time) OR (occurred_at = \(time) AND id < \(bind: before.id)))" as SQLQueryString
+            )
         }
         let events = try await select.orderBy("occurred_at", .descending).orderBy("id", .descending)
             .limit(query.limit + 1).all(decodingFluent: AuditEvent.self)

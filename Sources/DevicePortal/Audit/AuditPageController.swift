@@ -38,15 +38,27 @@ enum AuditPageController {
             older = "/orgs/\(organization.slug)/audit?" + (components.percentEncodedQuery ?? "")
         }
         return try await req.renderPage(
-            "organizations/audit", title: "Audit log of \(organization.name)",
+            "organizations/audit",
+            title: "Audit log of \(organization.name)",
             AuditPage(
-                slug: organization.slug, name: organization.name,
+                slug: organization.slug,
+                name: organization.name,
                 events: page.events.map { event in
                     .init(
-                        occurredAt: event.occurredAt.formatted(.iso8601), kind: event.kind.rawValue, actor: event.actor,
-                        subject: event.subject, ip: event.ip, details: event.details == "{}" ? "" : event.details)
-                }, isEmpty: page.events.isEmpty,
-                kinds: AuditEvent.Kind.allCases.map(\.rawValue), kind: query.kind?.rawValue ?? "",
-                user: query.userID?.uuidString ?? "", older: older))
+                        occurredAt: event.occurredAt.formatted(.iso8601),
+                        kind: event.kind.rawValue,
+                        actor: event.actor,
+                        subject: event.subject,
+                        ip: event.ip,
+                        details: event.details == "{}" ? "" : event.details
+                    )
+                },
+                isEmpty: page.events.isEmpty,
+                kinds: AuditEvent.Kind.allCases.map(\.rawValue),
+                kind: query.kind?.rawValue ?? "",
+                user: query.userID?.uuidString ?? "",
+                older: older
+            )
+        )
     }
 }

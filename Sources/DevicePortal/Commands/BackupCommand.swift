@@ -48,7 +48,8 @@ struct BackupCommand: AsyncCommand {
             \(ISO8601DateFormatter().string(from: started)), in \
             \(String(format: "%.2f", Date().timeIntervalSince(started))) s.
             A restore needs the portal's secret too: keep \(secret) safe, and not beside the backups.
-            """)
+            """
+        )
     }
 
     /// The SQLite file to copy, or a refusal that says what to do instead.

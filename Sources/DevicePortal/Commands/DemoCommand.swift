@@ -49,7 +49,12 @@ struct DemoCommand: AsyncCommand {
         {
             let owner = try await CommandLookups(db: db).role(named: BuiltInRole.owner.rawValue, in: organization)
             try await MemberAdministration.add(
-                user, to: organization, as: owner, by: .commandLine(in: organization), on: db)
+                user,
+                to: organization,
+                as: owner,
+                by: .commandLine(in: organization),
+                on: db
+            )
         }
         if try await OAuthClient.find(clientID: Self.clientID, on: db) == nil {
             try await OAuthClient(clientID: Self.clientID, name: "Demo Desktop App").create(on: db)

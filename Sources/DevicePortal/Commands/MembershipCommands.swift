@@ -39,7 +39,11 @@ struct SetRoleCommand: AsyncCommand {
         let db = context.application.db
         let (user, organization, role) = try await signature.resolve(on: db)
         try await MemberAdministration.setRole(
-            of: try user.requireID(), to: role, by: .commandLine(in: organization), on: db)
+            of: try user.requireID(),
+            to: role,
+            by: .commandLine(in: organization),
+            on: db
+        )
         context.console.print("\(user.email) is now \(role.name) in \(organization.slug).")
     }
 }
@@ -62,7 +66,10 @@ struct RemoveMemberCommand: AsyncCommand {
         let organization = try await lookups.organization(slug: try signature.org.required("org"))
         let user = try await lookups.user(email: try signature.email.required("email"))
         let revoked = try await MemberAdministration.remove(
-            try user.requireID(), by: .commandLine(in: organization), on: db)
+            try user.requireID(),
+            by: .commandLine(in: organization),
+            on: db
+        )
         context.console.print("Removed \(user.email) from \(organization.slug); revoked \(revoked) token(s).")
     }
 }

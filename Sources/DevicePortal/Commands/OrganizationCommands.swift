@@ -18,7 +18,8 @@ struct CreateOrganizationCommand: AsyncCommand {
         let name = try signature.name.required("name")
         guard Organization.isValidSlug(slug) else {
             throw CommandFailure(
-                "\"\(slug)\" is not a valid slug: use 1 to 40 lowercase letters, digits and inner dashes.")
+                "\"\(slug)\" is not a valid slug: use 1 to 40 lowercase letters, digits and inner dashes."
+            )
         }
         guard name.fits(100) else { throw CommandFailure("The name must be at most 100 characters.") }
         let db = context.application.db
@@ -50,8 +51,11 @@ struct CreateRoleCommand: AsyncCommand {
         let organization = try await CommandLookups(db: db).organization(slug: try signature.org.required("org"))
         let permissions = try signature.permissions.required("permissions").split(separator: ",").map(String.init)
         let role = try await RoleAdministration.create(
-            named: try signature.name.required("name"), permissions: permissions, by: .commandLine(in: organization),
-            on: db)
+            named: try signature.name.required("name"),
+            permissions: permissions,
+            by: .commandLine(in: organization),
+            on: db
+        )
         context.console.print("Created role \(role.name) in \(organization.slug) with \(role.storedPermissions).")
     }
 }

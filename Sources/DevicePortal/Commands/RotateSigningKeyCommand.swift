@@ -16,6 +16,7 @@ struct RotateSigningKeyCommand: AsyncCommand {
         let key = try await SigningKeyStore.rotate(secret: secret, on: app.db)
         context.console.print(
             "New signing key \(key.kid) is active; earlier keys are retired and stay in the JWKS for "
-                + "\(app.config.sessionJWTTTL + Int(SigningKeyStore.refreshInterval + SigningKeyStore.leeway)) s.")
+                + "\(app.config.sessionJWTTTL + Int(SigningKeyStore.refreshInterval + SigningKeyStore.leeway)) s."
+        )
     }
 }

@@ -9,7 +9,9 @@ struct CreateUserCommand: AsyncCommand {
         @Option(name: "name", help: "The user's display name.")
         var name: String?
         @Option(
-            name: "password", help: "For scripts and tests only: it shows in the process list. Else read from stdin.")
+            name: "password",
+            help: "For scripts and tests only: it shows in the process list. Else read from stdin."
+        )
         var password: String?
         init() {}
     }
@@ -78,8 +80,11 @@ struct RevokeTokensCommand: AsyncCommand {
         if let slug = signature.org { organization = try await lookups.organization(slug: slug) }
         let organizationID = try organization?.requireID()
         let outcome = try await TokenRevocation.revoke(
-            .all(userID: try user.requireID(), organizationID: organizationID), reason: .admin, audit: .commandLine,
-            on: context.application.db)
+            .all(userID: try user.requireID(), organizationID: organizationID),
+            reason: .admin,
+            audit: .commandLine,
+            on: context.application.db
+        )
         let count = outcome.revokedTokens
         let scope = organization.map { " in \($0.slug)" } ?? ""
         context.console.print("Revoked \(count) token(s) of \(user.email)\(scope).")

@@ -40,7 +40,8 @@ extension Request {
         headers.first(name: .userAgent).map {
             String(
                 String.UnicodeScalarView(
-                    $0.unicodeScalars.lazy.filter { $0.value >= 0x20 && !(0x7f...0x9f).contains($0.value) }.prefix(300))
+                    $0.unicodeScalars.lazy.filter { $0.value >= 0x20 && !(0x7f...0x9f).contains($0.value) }.prefix(300)
+                )
             )
         }
     }

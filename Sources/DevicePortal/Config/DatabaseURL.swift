@@ -34,8 +34,10 @@ public enum DatabaseURL: Sendable, Equatable {
             else { return nil }
             guard let value = item.value.flatMap(PortalConfig.parseBool) else {
                 throw ConfigurationError(
-                    variable: "DATABASE_URL", value: Self.redacted(raw),
-                    expected: "prepared_statements=true or prepared_statements=false in its query")
+                    variable: "DATABASE_URL",
+                    value: Self.redacted(raw),
+                    expected: "prepared_statements=true or prepared_statements=false in its query"
+                )
             }
             return value
         }

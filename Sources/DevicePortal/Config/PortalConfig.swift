@@ -72,7 +72,9 @@ public struct PortalConfig: Sendable {
     }
 
     /// Reads the settings of docs/OPERATIONS.md; a bad value throws an error naming the variable.
-    public static func fromEnvironment(_ read: @escaping (String) -> String? = { Environment.get($0) }) throws
+    public static func fromEnvironment(
+        _ read: @escaping (String) -> String? = { Environment.get($0) }
+    ) throws
         -> PortalConfig
     {
         let env = EnvironmentReader(read: read)
@@ -101,7 +103,10 @@ public struct PortalConfig: Sendable {
         if case .postgres = config.database, config.portalSecret == nil {
             // Every instance must share it, so none may invent its own.
             throw ConfigurationError(
-                variable: Setting.portalSecret.name, value: "", expected: Setting.portalSecret.expected)
+                variable: Setting.portalSecret.name,
+                value: "",
+                expected: Setting.portalSecret.expected
+            )
         }
         return config
     }
@@ -131,7 +136,8 @@ public struct PortalConfig: Sendable {
     /// A bearer token (RFC 6750 `b64token` characters), long enough not to be guessed.
     static func parseMetricsToken(_ raw: String) -> String? {
         let allowed = CharacterSet(
-            charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/=")
+            charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/="
+        )
         guard raw.count >= 16, raw.unicodeScalars.allSatisfy(allowed.contains) else { return nil }
         return raw
     }

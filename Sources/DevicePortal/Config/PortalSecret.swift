@@ -63,7 +63,10 @@ public struct PortalSecret: Sendable, Equatable {
             usleep(20_000)
         }
         throw ConfigurationError(
-            variable: "PORTAL_SECRET", value: "(from \(file))", expected: "the file to hold at least 32 bytes as hex")
+            variable: "PORTAL_SECRET",
+            value: "(from \(file))",
+            expected: "the file to hold at least 32 bytes as hex"
+        )
     }
 
     private static func randomBytes() -> Data {

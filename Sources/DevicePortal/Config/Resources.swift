@@ -45,7 +45,9 @@ public struct PortalResources: Sendable, Equatable {
     /// that is set is the only candidate: an operator who names a folder must not be served
     /// another one by surprise. Relative paths are taken from the working directory.
     public static func choose(
-        setting: String?, workingDirectory: String, executableDirectory: String?,
+        setting: String?,
+        workingDirectory: String,
+        executableDirectory: String?,
         holdsResources: (String) -> Bool
     ) -> PortalResources {
         let cwd = folder(workingDirectory, relativeTo: "/")
@@ -56,7 +58,9 @@ public struct PortalResources: Sendable, Equatable {
             searched.append(Candidate(directory: cwd, origin: .workingDirectory))
             if let executableDirectory {
                 let beside = Candidate(
-                    directory: folder(executableDirectory, relativeTo: cwd), origin: .executableDirectory)
+                    directory: folder(executableDirectory, relativeTo: cwd),
+                    origin: .executableDirectory
+                )
                 if beside.directory != cwd { searched.append(beside) }
             }
         }
@@ -66,8 +70,11 @@ public struct PortalResources: Sendable, Equatable {
     /// `choose` over the real file system, the process's working directory and executable.
     public static func locate(setting: String?) -> PortalResources {
         choose(
-            setting: setting, workingDirectory: FileManager.default.currentDirectoryPath,
-            executableDirectory: executableDirectory(), holdsResources: { missingFiles(in: $0).isEmpty })
+            setting: setting,
+            workingDirectory: FileManager.default.currentDirectoryPath,
+            executableDirectory: executableDirectory(),
+            holdsResources: { missingFiles(in: $0).isEmpty }
+        )
     }
 
     /// The required files that are absent or unreadable in `directory` (which ends in `/`).
@@ -85,7 +92,11 @@ public struct PortalResources: Sendable, Equatable {
         }
         guard !missing.isEmpty else { return }
         throw ResourcesMissingError(
-            searched: resolved?.searched ?? [], missing: missing, templates: templates, publicFiles: publicFiles)
+            searched: resolved?.searched ?? [],
+            missing: missing,
+            templates: templates,
+            publicFiles: publicFiles
+        )
     }
 
     /// The folder holding the running executable, symbolic links resolved (an `/usr/local/bin/portal`
@@ -143,11 +154,17 @@ extension Application {
             // Nothing found: never fall back to whatever the working directory holds.
             let first = resources.searched.first?.directory ?? directory.workingDirectory
             throw ResourcesMissingError(
-                searched: resources.searched, missing: PortalResources.missingFiles(in: first),
-                templates: first + "Templates/", publicFiles: first + "Public/")
+                searched: resources.searched,
+                missing: PortalResources.missingFiles(in: first),
+                templates: first + "Templates/",
+                publicFiles: first + "Public/"
+            )
         }
         try PortalResources.verify(
-            templates: directory.viewsDirectory, publicFiles: directory.publicDirectory, resolved: resources)
+            templates: directory.viewsDirectory,
+            publicFiles: directory.publicDirectory,
+            resolved: resources
+        )
         if let chosen = resources?.chosen { logger.info("Templates and static files from \(chosen.described)") }
     }
 }

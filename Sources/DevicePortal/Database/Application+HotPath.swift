@@ -19,7 +19,10 @@ extension Application {
         get { hotPath.reader }
         set {
             storage[HotPathKey.self] = HotPath(
-                reader: newValue, writer: sqliteWriter, preparesStatements: preparesStatements)
+                reader: newValue,
+                writer: sqliteWriter,
+                preparesStatements: preparesStatements
+            )
         }
     }
 
@@ -29,7 +32,10 @@ extension Application {
         get { hotPath.writer }
         set {
             storage[HotPathKey.self] = HotPath(
-                reader: sqliteReader, writer: newValue, preparesStatements: preparesStatements)
+                reader: sqliteReader,
+                writer: newValue,
+                preparesStatements: preparesStatements
+            )
         }
     }
 

@@ -22,7 +22,8 @@ extension Application {
             } catch {
                 // The driver's error quotes the whole URL, password included.
                 throw ConfigurationError(
-                    variable: "DATABASE_URL", value: DatabaseURL.redacted(raw),
+                    variable: "DATABASE_URL",
+                    value: DatabaseURL.redacted(raw),
                     expected:
                         "a PostgreSQL URL the driver accepts (sslmode: disable, prefer, require, verify-ca or verify-full)"
                 )
@@ -88,7 +89,10 @@ struct DatabasePreparation: LifecycleHandler {
             try await application.tuneSQLite()
             if case .sqliteFile(let path) = application.config.database {
                 application.sqliteWriter = try await SQLiteWriter.open(
-                    path: path, on: application.eventLoopGroup.any(), logger: application.logger)
+                    path: path,
+                    on: application.eventLoopGroup.any(),
+                    logger: application.logger
+                )
                 application.sqliteReader = SQLiteReader(path: path, logger: application.logger)
             }
         } catch let error as PendingMigrationsError {

@@ -54,9 +54,16 @@ extension Application {
         // `useDatabase` has already checked the URL; this parse cannot fail with a new error.
         guard let configuration = try? SQLPostgresConfiguration(url: url).coreConfiguration else {
             throw ConfigurationError(
-                variable: "DATABASE_URL", value: DatabaseURL.redacted(url), expected: "a valid PostgreSQL URL")
+                variable: "DATABASE_URL",
+                value: DatabaseURL.redacted(url),
+                expected: "a valid PostgreSQL URL"
+            )
         }
         return try await PostgresConnection.connect(
-            on: eventLoopGroup.any(), configuration: configuration, id: 0, logger: logger)
+            on: eventLoopGroup.any(),
+            configuration: configuration,
+            id: 0,
+            logger: logger
+        )
     }
 }

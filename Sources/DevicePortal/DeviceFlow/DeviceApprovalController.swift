@@ -61,8 +61,10 @@ enum DeviceApprovalController {
         // Prefilled from the link the app showed, but never approved without a click.
         let prefill = req.query[String.self, at: "user_code"].flatMap(UserCode.normalize).map(UserCode.display)
         return try await req.renderPage(
-            "device/enter", title: "Connect a device",
-            EnterPage(userCode: prefill ?? "", csrfToken: signedIn.csrfToken, error: nil))
+            "device/enter",
+            title: "Connect a device",
+            EnterPage(userCode: prefill ?? "", csrfToken: signedIn.csrfToken, error: nil)
+        )
     }
 
     @Sendable static func confirm(req: Request) async throws -> Response {
@@ -77,15 +79,24 @@ enum DeviceApprovalController {
         let requesterIP = authorization.requesterIP ?? "unknown"
         let requestedAt = authorization.createdAt ?? req.now
         return try await req.renderPage(
-            "device/confirm", title: "Approve this device?",
+            "device/confirm",
+            title: "Approve this device?",
             ConfirmPage(
-                userCode: UserCode.display(authorization.userCode), clientName: pending.client.name,
-                deviceName: authorization.deviceName, requesterIP: requesterIP, approverIP: approverIP,
-                differentIP: requesterIP != approverIP, userAgent: authorization.requesterUserAgent,
+                userCode: UserCode.display(authorization.userCode),
+                clientName: pending.client.name,
+                deviceName: authorization.deviceName,
+                requesterIP: requesterIP,
+                approverIP: approverIP,
+                differentIP: requesterIP != approverIP,
+                userAgent: authorization.requesterUserAgent,
                 requestedAgo: Self.ago(requestedAt, now: req.now),
                 isOld: req.now.timeIntervalSince(requestedAt) > Self.oldCodeAge,
-                organizations: organizations, canApprove: !organizations.isEmpty, onlyChoice: organizations.count == 1,
-                csrfToken: signedIn.csrfToken))
+                organizations: organizations,
+                canApprove: !organizations.isEmpty,
+                onlyChoice: organizations.count == 1,
+                csrfToken: signedIn.csrfToken
+            )
+        )
     }
 
     @Sendable static func decide(req: Request) async throws -> Response {
@@ -99,7 +110,10 @@ enum DeviceApprovalController {
         try await attempt.release()
         let userCode = pending.authorization.userCode
         let result = ResultPage(
-            clientName: pending.client.name, deviceName: pending.authorization.deviceName, organizationName: nil)
+            clientName: pending.client.name,
+            deviceName: pending.authorization.deviceName,
+            organizationName: nil
+        )
         let actor = AuditActor.user(signedIn.userID, email: signedIn.email, from: req)
         let details = [
             "client_id": pending.client.clientID, "device_name": pending.authorization.deviceName ?? "",
@@ -124,7 +138,12 @@ enum DeviceApprovalController {
         try await req.db.transaction { tx in
             guard
                 try await PendingDevice.approve(
-                    userCode: userCode, userID: signedIn.userID, organizationID: organization.id, at: req.now, on: tx)
+                    userCode: userCode,
+                    userID: signedIn.userID,
+                    organizationID: organization.id,
+                    at: req.now,
+                    on: tx
+                )
             else { throw Self.alreadyDecided }
             try await AuditEvent.record(.deviceApproved, by: actor, in: organization.id, details: details, on: tx)
             try await DeviceDecisions.announce(pending.authorization.deviceCodeHash, on: tx)
@@ -132,22 +151,34 @@ enum DeviceApprovalController {
         DeviceDecisions.committed(pending.authorization.deviceCodeHash, app: req.application)
         req.metrics.deviceFlow(.approved)
         return try await req.renderPage(
-            "device/approved", title: "Device connected",
+            "device/approved",
+            title: "Device connected",
             ResultPage(
-                clientName: result.clientName, deviceName: result.deviceName, organizationName: organization.name))
+                clientName: result.clientName,
+                deviceName: result.deviceName,
+                organizationName: organization.name
+            )
+        )
     }
 
     static let alreadyDecided = PageError(
-        status: .conflict, title: "Already decided",
-        message: "This code was already approved or denied, so nothing more can be done with it.")
+        status: .conflict,
+        title: "Already decided",
+        message: "This code was already approved or denied, so nothing more can be done with it."
+    )
 
     static let expired = PageError(
-        status: .gone, title: "Code expired",
-        message: "This code has expired. Start the sign-in again in the app to get a new one.")
+        status: .gone,
+        title: "Code expired",
+        message: "This code has expired. Start the sign-in again in the app to get a new one."
+    )
 
     /// Looks a typed code up, counting the attempt against the wrong-code limits of this
     /// user and this IP; the caller releases the attempt when the code was right.
-    private static func findCounted(_ typed: String?, req: Request) async throws
+    private static func findCounted(
+        _ typed: String?,
+        req: Request
+    ) async throws
         -> (PendingDevice?, RateLimiter.Reservation)
     {
         let signedIn = try req.requireSignedIn()
@@ -156,7 +187,8 @@ enum DeviceApprovalController {
             [
                 .init(bucket: "user-code:user:\(signedIn.userID)", rules: RateLimiter.wrongUserCodeRules),
                 .init(bucket: "user-code:ip:\(req.rateLimitIP)", rules: RateLimiter.wrongUserCodeRules),
-            ])
+            ]
+        )
         if let retryAfter = attempt.retryAfter {
             req.metrics.rateLimitRefusal(.wrongUserCode)
             throw PageError.tooManyAttempts(retryAfter: retryAfter)
@@ -175,14 +207,21 @@ enum DeviceApprovalController {
         }
         let signedIn = try req.requireSignedIn()
         try await AuditEvent.record(
-            .wrongUserCode, by: .user(signedIn.userID, email: signedIn.email, from: req),
-            details: ["typed": (typed ?? "").clipped(to: 20)], on: req.db)
+            .wrongUserCode,
+            by: .user(signedIn.userID, email: signedIn.email, from: req),
+            details: ["typed": (typed ?? "").clipped(to: 20)],
+            on: req.db
+        )
         return try await req.renderPage(
-            "device/enter", title: "Connect a device",
+            "device/enter",
+            title: "Connect a device",
             EnterPage(
-                userCode: (typed ?? "").clipped(to: 20), csrfToken: try req.requireSignedIn().csrfToken,
-                error: "That code is not valid. It may have expired or been used already; check it and try again."),
-            status: .badRequest)
+                userCode: (typed ?? "").clipped(to: 20),
+                csrfToken: try req.requireSignedIn().csrfToken,
+                error: "That code is not valid. It may have expired or been used already; check it and try again."
+            ),
+            status: .badRequest
+        )
     }
 
     static func ago(_ date: Date, now: Date) -> String {

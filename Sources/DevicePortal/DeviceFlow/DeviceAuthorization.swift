@@ -39,8 +39,14 @@ final class DeviceAuthorization: Model, @unchecked Sendable {
     init() {}
 
     init(
-        deviceCodeHash: String, userCode: String, clientID: UUID, expiresAt: Date, pollInterval: Int,
-        deviceName: String?, requesterIP: String?, requesterUserAgent: String?
+        deviceCodeHash: String,
+        userCode: String,
+        clientID: UUID,
+        expiresAt: Date,
+        pollInterval: Int,
+        deviceName: String?,
+        requesterIP: String?,
+        requesterUserAgent: String?
     ) {
         self.deviceCodeHash = deviceCodeHash
         self.userCode = userCode
@@ -73,7 +79,8 @@ struct CreateDeviceAuthorizations: AsyncMigration {
             .field("requester_user_agent", .string)
             .field("approved_user_id", .uuid, .references(User.schema, .id, onDelete: .setNull))
             .field(
-                "approved_organization_id", .uuid,
+                "approved_organization_id",
+                .uuid,
                 .references(Organization.schema, .id, onDelete: .setNull)
             )
             .field("decided_at", .datetime)
@@ -81,7 +88,10 @@ struct CreateDeviceAuthorizations: AsyncMigration {
             .unique(on: "user_code")
             .create()
         try await database.createIndex(
-            on: DeviceAuthorization.schema, named: "device_authorizations_expires_at", columns: "expires_at")
+            on: DeviceAuthorization.schema,
+            named: "device_authorizations_expires_at",
+            columns: "expires_at"
+        )
     }
 
     func revert(on database: any Database) async throws {

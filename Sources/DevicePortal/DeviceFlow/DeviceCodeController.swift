@@ -50,22 +50,33 @@ enum DeviceCodeController {
         let actor = AuditActor.client(clientID, from: req)
         let userCode = try await insertWithUniqueUserCode(on: req.db) { userCode, tx in
             try await DeviceAuthorization(
-                deviceCodeHash: OpaqueSecret.hash(deviceCode), userCode: userCode, clientID: try client.requireID(),
+                deviceCodeHash: OpaqueSecret.hash(deviceCode),
+                userCode: userCode,
+                clientID: try client.requireID(),
                 expiresAt: req.now.addingTimeInterval(TimeInterval(config.deviceCodeTTL)),
-                pollInterval: config.devicePollInterval, deviceName: deviceName, requesterIP: req.clientIP,
+                pollInterval: config.devicePollInterval,
+                deviceName: deviceName,
+                requesterIP: req.clientIP,
                 requesterUserAgent: req.userAgent
             ).create(on: tx)
             try await AuditEvent.record(
-                .deviceCodeIssued, by: actor,
-                details: ["user_code": UserCode.display(userCode), "device_name": deviceName ?? ""], on: tx)
+                .deviceCodeIssued,
+                by: actor,
+                details: ["user_code": UserCode.display(userCode), "device_name": deviceName ?? ""],
+                on: tx
+            )
         }
         let shown = UserCode.display(userCode)
         req.metrics.deviceFlow(.issued)
         let verificationURI = req.application.publicBaseURL + "/auth/device"
         return CodeResponse(
-            deviceCode: deviceCode, userCode: shown, verificationURI: verificationURI,
-            verificationURIComplete: verificationURI + "?user_code=" + shown, expiresIn: config.deviceCodeTTL,
-            interval: config.devicePollInterval)
+            deviceCode: deviceCode,
+            userCode: shown,
+            verificationURI: verificationURI,
+            verificationURIComplete: verificationURI + "?user_code=" + shown,
+            expiresIn: config.deviceCodeTTL,
+            interval: config.devicePollInterval
+        )
     }
 
     /// 429 with `Retry-After` once this IP has asked for too many codes (the attempts count).
@@ -76,15 +87,19 @@ enum DeviceCodeController {
             [
                 .init(
                     bucket: "device-code:ip:\(req.rateLimitIP)",
-                    rules: RateLimiter.deviceCodeRules(perMinute: perMinute))
-            ])
+                    rules: RateLimiter.deviceCodeRules(perMinute: perMinute)
+                )
+            ]
+        )
         guard let retryAfter = attempt.retryAfter else { return }
         req.metrics.rateLimitRefusal(.deviceCode)
         throw JSONError(
-            status: .tooManyRequests, error: "too_many_requests",
+            status: .tooManyRequests,
+            error: "too_many_requests",
             description:
                 "Too many device codes from this address. Try again in \(PageError.wait(seconds: retryAfter)).",
-            headers: ["Retry-After": String(retryAfter)])
+            headers: ["Retry-After": String(retryAfter)]
+        )
     }
 
     /// Trimmed, at most 100 characters, no control characters; empty means none.
@@ -103,7 +118,8 @@ enum DeviceCodeController {
     /// catches that and another code is drawn, in a new transaction (a failed statement ends
     /// a PostgreSQL transaction).
     private static func insertWithUniqueUserCode(
-        on db: any Database, _ insert: @escaping @Sendable (String, any Database) async throws -> Void
+        on db: any Database,
+        _ insert: @escaping @Sendable (String, any Database) async throws -> Void
     ) async throws -> String {
         for attempt in 1...5 {
             let userCode = UserCode.generate()

@@ -39,11 +39,15 @@ struct DevicePoll {
             """
         /// SQLite keeps times as seconds since 1970, PostgreSQL as `timestamptz`.
         static let sqliteSQL = text.replacingOccurrences(
-            of: "{early}", with: "(last_polled_at IS NOT NULL AND last_polled_at + poll_interval > ?1)")
+            of: "{early}",
+            with: "(last_polled_at IS NOT NULL AND last_polled_at + poll_interval > ?1)"
+        )
         static let sql = StatementText.postgres(
             text.replacingOccurrences(
                 of: "{early}",
-                with: "(last_polled_at IS NOT NULL AND last_polled_at + poll_interval * INTERVAL '1 second' > ?1)"))
+                with: "(last_polled_at IS NOT NULL AND last_polled_at + poll_interval * INTERVAL '1 second' > ?1)"
+            )
+        )
 
         let now: Date
         let deviceCodeHash: String
@@ -56,7 +60,11 @@ struct DevicePoll {
     /// statement is prepared once per connection (unless `hotPath` says not to); on a SQLite file
     /// it runs on the writer's connection, not one of `db`'s.
     static func record(
-        deviceCodeHash: String, clientID: String, at now: Date, on db: any Database, hotPath: HotPath
+        deviceCodeHash: String,
+        clientID: String,
+        at now: Date,
+        on db: any Database,
+        hotPath: HotPath
     ) async throws -> DevicePoll? {
         let statement = Statement(now: now, deviceCodeHash: deviceCodeHash, clientID: clientID)
         let row: (any SQLRow)?

@@ -41,8 +41,10 @@ enum DeviceTokenController {
         let grantType = try requiredParameter(form.grantType, "grant_type")
         guard grantType == Self.grantType else {
             throw JSONError(
-                status: .badRequest, error: "unsupported_grant_type",
-                description: "Only the device code grant (\(Self.grantType)) is supported.")
+                status: .badRequest,
+                error: "unsupported_grant_type",
+                description: "Only the device code grant (\(Self.grantType)) is supported."
+            )
         }
         let deviceCode = try requiredParameter(form.deviceCode, "device_code", maxLength: 100)
         let clientID = try requiredParameter(form.clientID, "client_id")
@@ -57,12 +59,17 @@ enum DeviceTokenController {
             // query only when the poll found nothing.
             guard
                 let poll = try await DevicePoll.record(
-                    deviceCodeHash: deviceCodeHash, clientID: clientID, at: now, on: req.db,
-                    hotPath: req.application.hotPath)
+                    deviceCodeHash: deviceCodeHash,
+                    clientID: clientID,
+                    at: now,
+                    on: req.db,
+                    hotPath: req.application.hotPath
+                )
             else {
                 _ = try await OAuthClient.requirePublic(clientID, on: req.db)
                 throw JSONError.invalidGrant(
-                    "The device code is unknown, belongs to another client, or was already used.")
+                    "The device code is unknown, belongs to another client, or was already used."
+                )
             }
             if let ticket, let wait, poll.status == .pending, !poll.wasEarly, poll.expiresAt > now {
                 return try await held(poll, ticket: ticket, wait: wait, req: req)
@@ -82,7 +89,9 @@ enum DeviceTokenController {
         }
         if poll.wasEarly {
             throw JSONError.deviceFlow(
-                "slow_down", "Polled too soon. Wait at least \(poll.pollInterval) seconds between polls.")
+                "slow_down",
+                "Polled too soon. Wait at least \(poll.pollInterval) seconds between polls."
+            )
         }
         switch poll.status {
         case .pending:
@@ -92,8 +101,13 @@ enum DeviceTokenController {
         case .approved, .consumed:
             guard
                 let issued = try await redeem(
-                    poll.authorizationID, clientID: poll.clientID, organizationID: poll.approvedOrganizationID,
-                    serverTokenTTL: req.application.config.tokenTTL, at: now, on: req.db)
+                    poll.authorizationID,
+                    clientID: poll.clientID,
+                    organizationID: poll.approvedOrganizationID,
+                    serverTokenTTL: req.application.config.tokenTTL,
+                    at: now,
+                    on: req.db
+                )
             else {
                 // Committed as denied: nothing brings this code back.
                 throw JSONError.deviceFlow("access_denied", "The approval is no longer valid.")
@@ -107,14 +121,22 @@ enum DeviceTokenController {
     /// Holds a pending code's poll (no thread, no connection) until the code is decided, expires,
     /// `wait` seconds pass or the server shuts down, then answers it as a poll made at that moment:
     /// its time is the previous poll's for the next one (RFC 8628 §3.5's interval counts from it).
-    private static func held(_ poll: DevicePoll, ticket: HeldPolls.Ticket, wait: Int, req: Request) async throws
+    private static func held(
+        _ poll: DevicePoll,
+        ticket: HeldPolls.Ticket,
+        wait: Int,
+        req: Request
+    ) async throws
         -> Response
     {
         // Held just past the expiry, so that the answer then is expired_token.
         let limit = min(TimeInterval(wait), poll.expiresAt.timeIntervalSince(req.now) + 0.05)
         let started = ContinuousClock.now
         let woke = await req.application.heldPolls.wait(
-            ticket, upTo: .milliseconds(Int64(limit * 1_000)), on: req.eventLoop)
+            ticket,
+            upTo: .milliseconds(Int64(limit * 1_000)),
+            on: req.eventLoop
+        )
         req.metrics.heldPoll(woke, waited: ContinuousClock.now - started)
         let now = req.now
         let applied = ["Preference-Applied": "wait=\(wait)"]
@@ -137,7 +159,11 @@ enum DeviceTokenController {
     /// denied for good, in a transaction that commits. The organization is locked first, as member
     /// removal locks it, so a removal and an exchange never interleave (and always lock in one order).
     static func redeem(
-        _ authorizationID: UUID, clientID: UUID, organizationID: UUID?, serverTokenTTL: Int, at now: Date,
+        _ authorizationID: UUID,
+        clientID: UUID,
+        organizationID: UUID?,
+        serverTokenTTL: Int,
+        at now: Date,
         on db: any Database
     ) async throws -> TokenResponse? {
         try await db.transaction { tx in
@@ -167,20 +193,31 @@ enum DeviceTokenController {
                 return nil
             }
             let issued = try await TokenIssuer.issue(
-                user: user, organization: organization, clientID: clientID,
+                user: user,
+                organization: organization,
+                clientID: clientID,
                 deviceAuthorizationID: authorizationID,
                 deviceName: try row.decode(column: "device_name", as: String?.self),
-                serverTokenTTL: serverTokenTTL, at: now, on: tx)
+                serverTokenTTL: serverTokenTTL,
+                at: now,
+                on: tx
+            )
             try await AuditEvent.record(
-                .tokenIssued, by: AuditActor(userID: userID, label: user.email, ip: nil, userAgent: nil),
-                in: organizationID, about: AuditSubject(userID: userID, label: user.email),
+                .tokenIssued,
+                by: AuditActor(userID: userID, label: user.email, ip: nil, userAgent: nil),
+                in: organizationID,
+                about: AuditSubject(userID: userID, label: user.email),
                 details: [
                     "token_id": try issued.record.requireID().uuidString, "device_name": issued.record.deviceName ?? "",
                 ],
-                on: tx)
+                on: tx
+            )
             return TokenResponse(
-                accessToken: issued.token, expiresIn: issued.lifetime, user: UserDTO(user),
-                organization: OrganizationDTO(organization))
+                accessToken: issued.token,
+                expiresIn: issued.lifetime,
+                user: UserDTO(user),
+                organization: OrganizationDTO(organization)
+            )
         }
     }
 }

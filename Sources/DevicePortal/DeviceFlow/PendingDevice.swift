@@ -21,12 +21,22 @@ struct PendingDevice {
     }
 
     /// pending → approved for this user and org; `false` if the code was no longer pending.
-    static func approve(userCode: String, userID: UUID, organizationID: UUID, at now: Date, on db: any Database)
+    static func approve(
+        userCode: String,
+        userID: UUID,
+        organizationID: UUID,
+        at now: Date,
+        on db: any Database
+    )
         async throws -> Bool
     {
         try await decide(
-            userCode: userCode, status: .approved, at: now,
-            extra: [("approved_user_id", userID), ("approved_organization_id", organizationID)], on: db)
+            userCode: userCode,
+            status: .approved,
+            at: now,
+            extra: [("approved_user_id", userID), ("approved_organization_id", organizationID)],
+            on: db
+        )
     }
 
     /// pending → denied; `false` if the code was no longer pending.
@@ -35,7 +45,11 @@ struct PendingDevice {
     }
 
     private static func decide(
-        userCode: String, status: DeviceAuthorization.Status, at now: Date, extra: [(String, UUID)], on db: any Database
+        userCode: String,
+        status: DeviceAuthorization.Status,
+        at now: Date,
+        extra: [(String, UUID)],
+        on db: any Database
     ) async throws -> Bool {
         var update = db.sql.update(DeviceAuthorization.schema)
             .set("status", to: status.rawValue)

@@ -18,8 +18,10 @@ struct WebFormMiddleware: AsyncMiddleware {
         if contentType.type.lowercased() == "multipart" {
             guard limit != nil else {
                 throw PageError(
-                    status: .unsupportedMediaType, title: "Not a form this page takes",
-                    message: "This page takes no file uploads: send the form as a browser does.")
+                    status: .unsupportedMediaType,
+                    title: "Not a form this page takes",
+                    message: "This page takes no file uploads: send the form as a browser does."
+                )
             }
             guard let boundary = contentType.parameters["boundary"], MultipartBoundary.isValid(boundary) else {
                 throw PageError.badRequest("The upload's multipart boundary is missing or not valid (RFC 2046).")
@@ -49,7 +51,8 @@ extension RoutesBuilder {
     /// collects up to `maxBody`, and so does `WebFormMiddleware`, which reads the form first.
     @discardableResult
     func post(
-        _ path: PathComponent..., maxBody: ByteCount,
+        _ path: PathComponent...,
+        maxBody: ByteCount,
         use closure: @escaping @Sendable (Request) async throws -> Response
     ) -> Route {
         let route = on(.POST, path, body: .collect(maxSize: maxBody), use: closure)

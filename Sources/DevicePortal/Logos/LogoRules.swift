@@ -23,21 +23,27 @@ enum LogoRules {
         let reason: String
 
         static let missing = Refusal(
-            status: .badRequest, reason: "Choose a PNG, JPEG, GIF or WebP file to upload as the logo.")
+            status: .badRequest,
+            reason: "Choose a PNG, JPEG, GIF or WebP file to upload as the logo."
+        )
         static let empty = Refusal(
-            status: .unprocessableEntity, reason: "The file is empty. Choose a PNG, JPEG, GIF or WebP image.")
+            status: .unprocessableEntity,
+            reason: "The file is empty. Choose a PNG, JPEG, GIF or WebP image."
+        )
 
         static func tooLarge(_ size: Int) -> Refusal {
             Refusal(
                 status: .payloadTooLarge,
-                reason: "The file has \(size) bytes; a logo may have at most \(maxBytes) bytes (512 KiB).")
+                reason: "The file has \(size) bytes; a logo may have at most \(maxBytes) bytes (512 KiB)."
+            )
         }
 
         static func unsupported(_ sniffed: String) -> Refusal {
             Refusal(
                 status: .unsupportedMediaType,
                 reason: "The file is \(sniffed), not an image the portal accepts. "
-                    + "A logo must be a PNG, JPEG, GIF or WebP image (SVG is not accepted).")
+                    + "A logo must be a PNG, JPEG, GIF or WebP image (SVG is not accepted)."
+            )
         }
     }
 
@@ -53,7 +59,10 @@ enum LogoRules {
 
     /// Replaces the organization's logo, with an audit event, in one transaction.
     static func replace(
-        in organization: Organization, with data: Data, contentType: String, by caller: Administrator,
+        in organization: Organization,
+        with data: Data,
+        contentType: String,
+        by caller: Administrator,
         on db: any Database
     ) async throws {
         let organizationID = try organization.requireID()
@@ -65,11 +74,18 @@ enum LogoRules {
             try admin.requireAdmin("change the organization's logo")
             try await OrganizationLogo.query(on: tx).filter(\.$organization.$id == organizationID).delete()
             try await OrganizationLogo(
-                organizationID: organizationID, contentType: contentType, data: data, sha256: sha256
+                organizationID: organizationID,
+                contentType: contentType,
+                data: data,
+                sha256: sha256
             ).create(on: tx)
             try await AuditEvent.record(
-                .logoChanged, by: admin.audit, in: organizationID,
-                details: ["content_type": contentType, "bytes": String(data.count), "sha256": sha256], on: tx)
+                .logoChanged,
+                by: admin.audit,
+                in: organizationID,
+                details: ["content_type": contentType, "bytes": String(data.count), "sha256": sha256],
+                on: tx
+            )
         }
     }
 }

@@ -38,17 +38,24 @@ enum IntrospectionController {
             return Introspection(active: false)
         }
         return Introspection(
-            active: true, sub: principal.user.id.uuidString, org: principal.organization.id.uuidString,
-            role: principal.roleName, permissions: principal.permissions.sorted().map(\.rawValue),
-            exp: Int(principal.credential.expiresAt.timeIntervalSince1970), tokenType: principal.credential.typeName)
+            active: true,
+            sub: principal.user.id.uuidString,
+            org: principal.organization.id.uuidString,
+            role: principal.roleName,
+            permissions: principal.permissions.sorted().map(\.rawValue),
+            exp: Int(principal.credential.expiresAt.timeIntervalSince1970),
+            tokenType: principal.credential.typeName
+        )
     }
 
     /// HTTP Basic with a confidential client's id and secret (RFC 6749 §2.3.1: both form-encoded).
     private static func authenticateClient(_ req: Request) async throws {
         let refusal = JSONError(
-            status: .unauthorized, error: "invalid_client",
+            status: .unauthorized,
+            error: "invalid_client",
             description: "Authenticate with a confidential client's id and secret (HTTP Basic).",
-            headers: ["WWW-Authenticate": #"Basic realm="DevicePortal""#])
+            headers: ["WWW-Authenticate": #"Basic realm="DevicePortal""#]
+        )
         guard let basic = req.headers.basicAuthorization,
             let clientID = basic.username.removingPercentEncoding, OAuthClient.isValid(clientID: clientID),
             let secret = basic.password.removingPercentEncoding,

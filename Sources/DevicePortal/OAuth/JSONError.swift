@@ -29,21 +29,28 @@ struct JSONError: AbortError {
 
     /// RFC 6750 §3.1: a request without credentials gets a bare challenge, no error code.
     static let missingCredential = JSONError(
-        status: .unauthorized, error: "unauthorized",
+        status: .unauthorized,
+        error: "unauthorized",
         description: "This route needs a credential: Authorization: Bearer <API token or session JWT>.",
-        headers: ["WWW-Authenticate": "Bearer"])
+        headers: ["WWW-Authenticate": "Bearer"]
+    )
 
     static func invalidToken(_ description: String) -> JSONError {
         JSONError(
-            status: .unauthorized, error: "invalid_token", description: description,
-            headers: ["WWW-Authenticate": #"Bearer error="invalid_token""#])
+            status: .unauthorized,
+            error: "invalid_token",
+            description: description,
+            headers: ["WWW-Authenticate": #"Bearer error="invalid_token""#]
+        )
     }
 
     static func insufficientScope(_ permission: Permission) -> JSONError {
         JSONError(
-            status: .forbidden, error: "insufficient_scope",
+            status: .forbidden,
+            error: "insufficient_scope",
             description: "Your role in this organization lacks the permission \(permission.rawValue).",
-            headers: ["WWW-Authenticate": #"Bearer error="insufficient_scope", scope="\#(permission.rawValue)""#])
+            headers: ["WWW-Authenticate": #"Bearer error="insufficient_scope", scope="\#(permission.rawValue)""#]
+        )
     }
 
     /// Written by hand: a pending poll answers with this on every request.

@@ -22,7 +22,8 @@ struct GracefulShutdown: LifecycleHandler {
         }
         application.logger.info(
             "HTTP server stopped; closing the database",
-            metadata: ["handlers_still_running": .stringConvertible(application.requestsInFlight.count)])
+            metadata: ["handlers_still_running": .stringConvertible(application.requestsInFlight.count)]
+        )
     }
 }
 

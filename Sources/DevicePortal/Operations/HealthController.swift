@@ -20,7 +20,9 @@ enum HealthController {
         } catch {
             req.logger.warning("readiness check failed: \(String(reflecting: error))")
             return try await Status(status: "database unavailable").encodeResponse(
-                status: .serviceUnavailable, for: req)
+                status: .serviceUnavailable,
+                for: req
+            )
         }
     }
 }

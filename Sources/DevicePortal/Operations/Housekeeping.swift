@@ -37,27 +37,49 @@ enum Housekeeping {
                 .where("expiry_counted", .equal, false)
                 .where("expires_at", .lessThanOrEqual, now)
                 .where(
-                    "status", .in,
+                    "status",
+                    .in,
                     [DeviceAuthorization.Status.pending.rawValue, DeviceAuthorization.Status.approved.rawValue]
                 )
                 .returning("id").all().count
             purged.deviceCodes = try await delete(
-                DeviceAuthorization.schema, where: "expires_at", before: now - deviceCodeRetention, on: tx)
+                DeviceAuthorization.schema,
+                where: "expires_at",
+                before: now - deviceCodeRetention,
+                on: tx
+            )
             purged.expiredTokens = try await tx.sql.delete(from: APIToken.schema)
                 .where("expires_at", .lessThan, now - tokenRetention).where("revoked_at", .is, SQLLiteral.null)
                 .returning("id").all().count
             purged.revokedTokens = try await delete(
-                APIToken.schema, where: "revoked_at", before: now - tokenRetention, on: tx)
+                APIToken.schema,
+                where: "revoked_at",
+                before: now - tokenRetention,
+                on: tx
+            )
             purged.revokedTokens += try await delete(
-                APIToken.schema, where: "expires_at", before: now - tokenRetention, on: tx)
+                APIToken.schema,
+                where: "expires_at",
+                before: now - tokenRetention,
+                on: tx
+            )
             purged.sessions = try await delete(WebSession.schema, where: "expires_at", before: now, on: tx)
             purged.rateLimitEvents = try await delete(
-                RateLimitEvent.schema, where: "occurred_at", before: now - RateLimiter.longestWindow, on: tx)
+                RateLimitEvent.schema,
+                where: "occurred_at",
+                before: now - RateLimiter.longestWindow,
+                on: tx
+            )
             return purged
         }
     }
 
-    private static func delete(_ table: String, where column: String, before cutoff: Date, on db: any Database)
+    private static func delete(
+        _ table: String,
+        where column: String,
+        before cutoff: Date,
+        on db: any Database
+    )
         async throws -> Int
     {
         try await db.sql.delete(from: table).where(column, .lessThan, cutoff).returning("id").all().count

@@ -23,9 +23,11 @@ enum MetricsController {
             // Compare digests, so the time taken says nothing about the token.
             guard SHA256.hash(data: Data(given.utf8)) == SHA256.hash(data: Data(expected.utf8)) else {
                 throw JSONError(
-                    status: .unauthorized, error: "unauthorized",
+                    status: .unauthorized,
+                    error: "unauthorized",
                     description: "/metrics needs Authorization: Bearer <METRICS_TOKEN>.",
-                    headers: ["WWW-Authenticate": "Bearer"])
+                    headers: ["WWW-Authenticate": "Bearer"]
+                )
             }
             return
         }
@@ -34,8 +36,10 @@ enum MetricsController {
             !req.application.config.trustedProxies.contains(where: { $0.contains(peer) })
         else {
             throw JSONError(
-                status: .forbidden, error: "forbidden",
-                description: "/metrics answers only loopback peers unless METRICS_TOKEN is set.")
+                status: .forbidden,
+                error: "forbidden",
+                description: "/metrics answers only loopback peers unless METRICS_TOKEN is set."
+            )
         }
     }
 

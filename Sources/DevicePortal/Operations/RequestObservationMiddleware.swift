@@ -26,8 +26,11 @@ struct RequestObservationMiddleware: Middleware {
 
     private func record(_ request: Request, status: HTTPResponseStatus, since started: ContinuousClock.Instant) {
         request.metrics.request(
-            method: request.method, route: Self.routeLabel(request), status: status,
-            duration: ContinuousClock.now - started)
+            method: request.method,
+            route: Self.routeLabel(request),
+            status: status,
+            duration: ContinuousClock.now - started
+        )
     }
 
     /// The route's pattern (`/api/orgs/:slug/members`), never the path itself, which holds

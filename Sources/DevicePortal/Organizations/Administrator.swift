@@ -15,8 +15,12 @@ struct Administrator: Sendable {
 
     static func commandLine(in organization: Organization) throws -> Administrator {
         Administrator(
-            userID: nil, organizationID: try organization.requireID(), permissions: Set(Permission.allCases),
-            isOwner: true, audit: .commandLine)
+            userID: nil,
+            organizationID: try organization.requireID(),
+            permissions: Set(Permission.allCases),
+            isOwner: true,
+            audit: .commandLine
+        )
     }
 
     /// The caller of the JSON API; `{slug}` must name the credential's own organization.
@@ -26,9 +30,13 @@ struct Administrator: Sendable {
             throw AdminError.forbidden("This credential acts in \(principal.organization.slug), not in \(slug).")
         }
         return Administrator(
-            userID: principal.user.id, organizationID: principal.organization.id, permissions: principal.permissions,
+            userID: principal.user.id,
+            organizationID: principal.organization.id,
+            permissions: principal.permissions,
             isOwner: principal.roleName == BuiltInRole.owner.rawValue,
-            audit: .user(principal.user.id, email: principal.user.email, from: req), metrics: req.metrics)
+            audit: .user(principal.user.id, email: principal.user.email, from: req),
+            metrics: req.metrics
+        )
     }
 
     /// The signed-in person on the pages of the organization `{slug}`, if they are a member of it.
@@ -37,12 +45,19 @@ struct Administrator: Sendable {
         let slug = req.parameters.get("slug") ?? ""
         guard let organization = try await Organization.find(slug: slug, on: req.db),
             let membership = try await Membership.find(
-                userID: signedIn.userID, organizationID: try organization.requireID(), on: req.db)
+                userID: signedIn.userID,
+                organizationID: try organization.requireID(),
+                on: req.db
+            )
         else { throw AdminError.notFound("You are not a member of an organization \(slug).") }
         let administrator = Administrator(
-            userID: signedIn.userID, organizationID: try organization.requireID(),
-            permissions: membership.role.permissions, isOwner: membership.role.name == BuiltInRole.owner.rawValue,
-            audit: .user(signedIn.userID, email: signedIn.email, from: req), metrics: req.metrics)
+            userID: signedIn.userID,
+            organizationID: try organization.requireID(),
+            permissions: membership.role.permissions,
+            isOwner: membership.role.name == BuiltInRole.owner.rawValue,
+            audit: .user(signedIn.userID, email: signedIn.email, from: req),
+            metrics: req.metrics
+        )
         return (administrator, organization)
     }
 
@@ -54,8 +69,13 @@ struct Administrator: Sendable {
             throw AdminError.forbidden("You are no longer a member of this organization.")
         }
         return Administrator(
-            userID: userID, organizationID: organizationID, permissions: membership.role.permissions,
-            isOwner: membership.role.name == BuiltInRole.owner.rawValue, audit: audit, metrics: metrics)
+            userID: userID,
+            organizationID: organizationID,
+            permissions: membership.role.permissions,
+            isOwner: membership.role.name == BuiltInRole.owner.rawValue,
+            audit: audit,
+            metrics: metrics
+        )
     }
 
     func require(_ permission: Permission) throws {
@@ -82,7 +102,8 @@ struct Administrator: Sendable {
         let lacking = granted.subtracting(permissions)
         guard lacking.isEmpty else {
             throw AdminError.forbidden(
-                "You cannot grant permissions you do not hold: \(Permission.encode(lacking)).")
+                "You cannot grant permissions you do not hold: \(Permission.encode(lacking))."
+            )
         }
     }
 }

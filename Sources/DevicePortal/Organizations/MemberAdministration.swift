@@ -28,13 +28,19 @@ enum MemberAdministration {
             let user = try membership.joined(User.self)
             let userID = try user.requireID()
             return Member(
-                user: UserDTO(user), role: try membership.joined(Role.self).name,
-                activeTokens: live.filter { $0 == userID }.count)
+                user: UserDTO(user),
+                role: try membership.joined(Role.self).name,
+                activeTokens: live.filter { $0 == userID }.count
+            )
         }
     }
 
     static func add(
-        _ user: User, to organization: Organization, as role: Role, by admin: Administrator, on db: any Database
+        _ user: User,
+        to organization: Organization,
+        as role: Role,
+        by admin: Administrator,
+        on db: any Database
     )
         async throws
     {
@@ -49,9 +55,13 @@ enum MemberAdministration {
             try await Membership(userID: userID, organizationID: organizationID, roleID: try role.requireID())
                 .create(on: tx)
             try await AuditEvent.record(
-                .memberAdded, by: admin.audit, in: organizationID,
+                .memberAdded,
+                by: admin.audit,
+                in: organizationID,
                 about: AuditSubject(userID: userID, label: user.email),
-                details: ["role": role.name], on: tx)
+                details: ["role": role.name],
+                on: tx
+            )
         }
     }
 
@@ -72,9 +82,13 @@ enum MemberAdministration {
             membership.$role.id = try role.requireID()
             try await membership.update(on: tx)
             try await AuditEvent.record(
-                .roleChanged, by: admin.audit, in: admin.organizationID,
-                about: AuditSubject(userID: userID, label: user.email), details: ["from": previous, "to": role.name],
-                on: tx)
+                .roleChanged,
+                by: admin.audit,
+                in: admin.organizationID,
+                about: AuditSubject(userID: userID, label: user.email),
+                details: ["from": previous, "to": role.name],
+                on: tx
+            )
         }
     }
 
@@ -93,12 +107,19 @@ enum MemberAdministration {
             }
             try await membership.delete(on: tx)
             let revoked = try await TokenRevocation.revoke(
-                .all(userID: userID, organizationID: admin.organizationID), reason: .memberRemoved, audit: nil, on: tx
+                .all(userID: userID, organizationID: admin.organizationID),
+                reason: .memberRemoved,
+                audit: nil,
+                on: tx
             ).revokedTokens
             try await AuditEvent.record(
-                .memberRemoved, by: admin.audit, in: admin.organizationID,
-                about: AuditSubject(userID: userID, label: user.email), details: ["revoked_tokens": String(revoked)],
-                on: tx)
+                .memberRemoved,
+                by: admin.audit,
+                in: admin.organizationID,
+                about: AuditSubject(userID: userID, label: user.email),
+                details: ["revoked_tokens": String(revoked)],
+                on: tx
+            )
             return revoked
         }
         caller.metrics?.tokensRevoked(revoked, reason: .memberRemoved)
@@ -110,7 +131,10 @@ enum MemberAdministration {
         try admin.require(.tokensManage)
         _ = try await requireMember(userID, admin, on: db)
         return try await TokenRevocation.revoke(
-            .all(userID: userID, organizationID: admin.organizationID), reason: .admin, audit: admin.audit, on: db,
+            .all(userID: userID, organizationID: admin.organizationID),
+            reason: .admin,
+            audit: admin.audit,
+            on: db,
             metrics: admin.metrics
         ).revokedTokens
     }
@@ -121,7 +145,11 @@ enum MemberAdministration {
         try admin.requireHolding(role.permissions)
     }
 
-    private static func requireMember(_ userID: UUID, _ admin: Administrator, on db: any Database) async throws
+    private static func requireMember(
+        _ userID: UUID,
+        _ admin: Administrator,
+        on db: any Database
+    ) async throws
         -> (Membership, User)
     {
         guard let membership = try await Membership.find(userID: userID, organizationID: admin.organizationID, on: db),
@@ -149,7 +177,8 @@ enum MemberAdministration {
             .count()
         guard owners > 1 else {
             throw AdminError.conflict(
-                "The organization must keep at least one owner: make someone else an owner first.")
+                "The organization must keep at least one owner: make someone else an owner first."
+            )
         }
     }
 }

@@ -29,11 +29,13 @@ struct OrganizationChoice: Encodable, Sendable {
         ).all()
         return try rows.map { row in
             OrganizationChoice(
-                id: try row.decode(column: "id", as: UUID.self), slug: try row.decode(column: "slug", as: String.self),
+                id: try row.decode(column: "id", as: UUID.self),
+                slug: try row.decode(column: "slug", as: String.self),
                 name: try row.decode(column: "name", as: String.self),
                 role: try row.decode(column: "role", as: String.self),
                 deviceSignIn: try row.decode(column: "device_signin", as: Bool.self),
-                logo: try row.decode(column: "logo", as: String?.self))
+                logo: try row.decode(column: "logo", as: String?.self)
+            )
         }
     }
 

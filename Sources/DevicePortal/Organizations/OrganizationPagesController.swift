@@ -83,17 +83,27 @@ enum OrganizationPagesController {
         let members = try await MemberAdministration.members(of: admin.organizationID, on: req.db)
         let roles = try await RoleAdministration.roles(of: admin.organizationID, on: req.db)
         return try await req.renderPage(
-            "organizations/members", title: "Members of \(organization.name)",
+            "organizations/members",
+            title: "Members of \(organization.name)",
             MembersPage(
-                slug: organization.slug, name: organization.name,
+                slug: organization.slug,
+                name: organization.name,
                 members: members.map {
                     .init(
-                        id: $0.user.id, email: $0.user.email, name: $0.user.name, role: $0.role,
-                        activeTokens: $0.activeTokens, isSelf: $0.user.id == admin.userID)
+                        id: $0.user.id,
+                        email: $0.user.email,
+                        name: $0.user.name,
+                        role: $0.role,
+                        activeTokens: $0.activeTokens,
+                        isSelf: $0.user.id == admin.userID
+                    )
                 },
-                roles: roles.map(\.name), canManage: admin.permissions.contains(.membersManage),
+                roles: roles.map(\.name),
+                canManage: admin.permissions.contains(.membersManage),
                 canRevokeTokens: admin.permissions.contains(.tokensManage),
-                csrfToken: try req.requireSignedIn().csrfToken))
+                csrfToken: try req.requireSignedIn().csrfToken
+            )
+        )
     }
 
     @Sendable static func setRole(req: Request) async throws -> Response {
@@ -126,24 +136,36 @@ enum OrganizationPagesController {
         try admin.require(.rolesManage)
         let roles = try await RoleAdministration.roles(of: admin.organizationID, on: req.db)
         return try await req.renderPage(
-            "organizations/roles", title: "Roles in \(organization.name)",
+            "organizations/roles",
+            title: "Roles in \(organization.name)",
             RolesPage(
-                slug: organization.slug, name: organization.name,
+                slug: organization.slug,
+                name: organization.name,
                 roles: roles.map { role in
                     .init(
-                        name: role.name, builtIn: role.builtIn, members: role.members,
+                        name: role.name,
+                        builtIn: role.builtIn,
+                        members: role.members,
                         permissions: Permission.allCases.map {
                             .init(name: $0.rawValue, checked: role.permissions.contains($0))
-                        })
+                        }
+                    )
                 },
-                allPermissions: Permission.allCases.map(\.rawValue), csrfToken: try req.requireSignedIn().csrfToken))
+                allPermissions: Permission.allCases.map(\.rawValue),
+                csrfToken: try req.requireSignedIn().csrfToken
+            )
+        )
     }
 
     @Sendable static func createRole(req: Request) async throws -> Response {
         let (admin, _) = try await Administrator.web(req)
         let form = try req.content.decode(RoleEditForm.self)
         _ = try await RoleAdministration.create(
-            named: form.name ?? "", permissions: form.permissions ?? [], by: admin, on: req.db)
+            named: form.name ?? "",
+            permissions: form.permissions ?? [],
+            by: admin,
+            on: req.db
+        )
         return backTo("roles", req)
     }
 
@@ -151,8 +173,12 @@ enum OrganizationPagesController {
         let (admin, _) = try await Administrator.web(req)
         let form = try req.content.decode(RoleEditForm.self)
         _ = try await RoleAdministration.update(
-            named: req.parameters.get("name") ?? "", newName: form.name, permissions: form.permissions ?? [], by: admin,
-            on: req.db)
+            named: req.parameters.get("name") ?? "",
+            newName: form.name,
+            permissions: form.permissions ?? [],
+            by: admin,
+            on: req.db
+        )
         return backTo("roles", req)
     }
 
@@ -169,14 +195,19 @@ enum OrganizationPagesController {
         let (admin, organization) = try await Administrator.web(req)
         try admin.requireAdmin("see the organization's settings")
         return try await req.renderPage(
-            "organizations/settings", title: "Settings of \(organization.name)",
+            "organizations/settings",
+            title: "Settings of \(organization.name)",
             SettingsPage(
-                slug: organization.slug, name: organization.name, isOwner: admin.isOwner,
+                slug: organization.slug,
+                name: organization.name,
+                isOwner: admin.isOwner,
                 deviceSignIn: admin.isOwner && organization.deviceSignIn,
                 tokenTTL: admin.isOwner ? organization.tokenTTL.map(String.init) ?? "" : "",
                 serverTokenTTL: req.application.config.tokenTTL,
                 logo: try await OrganizationLogo.storedSHA256(of: admin.organizationID, on: req.db),
-                csrfToken: try req.requireSignedIn().csrfToken))
+                csrfToken: try req.requireSignedIn().csrfToken
+            )
+        )
     }
 
     @Sendable static func updateSettings(req: Request) async throws -> Response {
@@ -188,7 +219,12 @@ enum OrganizationPagesController {
         }
         let settings = OrganizationSettings.Settings(deviceSignIn: form.deviceSignIn != nil, tokenTTL: Int(ttlText))
         try await OrganizationSettings.update(
-            organization, to: settings, serverTokenTTL: req.application.config.tokenTTL, by: admin, on: req.db)
+            organization,
+            to: settings,
+            serverTokenTTL: req.application.config.tokenTTL,
+            by: admin,
+            on: req.db
+        )
         return backTo("settings", req)
     }
 

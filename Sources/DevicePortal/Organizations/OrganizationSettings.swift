@@ -20,7 +20,10 @@ enum OrganizationSettings {
     }
 
     static func update(
-        _ organization: Organization, to settings: Settings, serverTokenTTL: Int, by admin: Administrator,
+        _ organization: Organization,
+        to settings: Settings,
+        serverTokenTTL: Int,
+        by admin: Administrator,
         on db: any Database
     ) async throws {
         try admin.requireOwner("change the organization's policy")
@@ -36,11 +39,15 @@ enum OrganizationSettings {
                 try await TokenRevocation.endApprovals(userID: nil, organizationID: admin.organizationID, on: tx)
             }
             try await AuditEvent.record(
-                .settingsChanged, by: admin.audit, in: admin.organizationID,
+                .settingsChanged,
+                by: admin.audit,
+                in: admin.organizationID,
                 details: [
                     "device_signin": String(settings.deviceSignIn),
                     "token_ttl": settings.tokenTTL.map(String.init) ?? "server default",
-                ], on: tx)
+                ],
+                on: tx
+            )
         }
     }
 }

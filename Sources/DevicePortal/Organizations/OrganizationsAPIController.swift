@@ -90,7 +90,10 @@ enum OrganizationsAPIController {
 
     @Sendable static func revokeMemberTokens(req: Request) async throws -> RevokedTokens {
         let revoked = try await MemberAdministration.revokeTokens(
-            of: try req.memberID(), by: try administrator(req), on: req.db)
+            of: try req.memberID(),
+            by: try administrator(req),
+            on: req.db
+        )
         return RevokedTokens(revokedTokens: revoked)
     }
 
@@ -106,7 +109,11 @@ enum OrganizationsAPIController {
         let admin = try administrator(req)
         let body = try await req.strictJSON(NewRole.self)
         let role = try await RoleAdministration.create(
-            named: body.name, permissions: body.permissions, by: admin, on: req.db)
+            named: body.name,
+            permissions: body.permissions,
+            by: admin,
+            on: req.db
+        )
         return try await summary(of: role.name, admin, req).encodeResponse(status: .created, for: req)
     }
 
@@ -114,7 +121,12 @@ enum OrganizationsAPIController {
         let admin = try administrator(req)
         let body = try await req.strictJSON(RoleEdit.self)
         let role = try await RoleAdministration.update(
-            named: try roleName(req), newName: body.name, permissions: body.permissions, by: admin, on: req.db)
+            named: try roleName(req),
+            newName: body.name,
+            permissions: body.permissions,
+            by: admin,
+            on: req.db
+        )
         return try await summary(of: role.name, admin, req)
     }
 
@@ -136,7 +148,12 @@ enum OrganizationsAPIController {
         let settings = try await req.strictJSON(OrganizationSettings.Settings.self)
         let organization = try await organization(admin, req)
         try await OrganizationSettings.update(
-            organization, to: settings, serverTokenTTL: req.application.config.tokenTTL, by: admin, on: req.db)
+            organization,
+            to: settings,
+            serverTokenTTL: req.application.config.tokenTTL,
+            by: admin,
+            on: req.db
+        )
         return OrganizationSettings.of(organization)
     }
 

@@ -20,8 +20,11 @@ enum RoleAdministration {
         return try roles.map { role in
             let id = try role.requireID()
             return Summary(
-                name: role.name, permissions: role.permissions.sorted(), builtIn: role.$organization.id == nil,
-                members: held.filter { $0 == id }.count)
+                name: role.name,
+                permissions: role.permissions.sorted(),
+                builtIn: role.$organization.id == nil,
+                members: held.filter { $0 == id }.count
+            )
         }.sorted { lhs, rhs in
             switch (builtInOrder.firstIndex(of: lhs.name), builtInOrder.firstIndex(of: rhs.name)) {
             case let (l?, r?): l < r
@@ -32,7 +35,12 @@ enum RoleAdministration {
         }
     }
 
-    static func create(named name: String, permissions: [String], by admin: Administrator, on db: any Database)
+    static func create(
+        named name: String,
+        permissions: [String],
+        by admin: Administrator,
+        on db: any Database
+    )
         async throws -> Role
     {
         try admin.require(.rolesManage)
@@ -46,15 +54,23 @@ enum RoleAdministration {
             let role = Role(name: name, permissions: granted, organizationID: admin.organizationID)
             try await role.create(on: tx)
             try await AuditEvent.record(
-                .roleCreated, by: admin.audit, in: admin.organizationID,
-                details: ["role": name, "permissions": Permission.encode(granted)], on: tx)
+                .roleCreated,
+                by: admin.audit,
+                in: admin.organizationID,
+                details: ["role": name, "permissions": Permission.encode(granted)],
+                on: tx
+            )
             return role
         }
     }
 
     /// Renames a custom role and/or replaces its permissions; holders feel it on their next request.
     static func update(
-        named name: String, newName: String?, permissions: [String]?, by admin: Administrator, on db: any Database
+        named name: String,
+        newName: String?,
+        permissions: [String]?,
+        by admin: Administrator,
+        on db: any Database
     ) async throws -> Role {
         try admin.require(.rolesManage)
         if let newName { try requireValidName(newName) }
@@ -71,8 +87,12 @@ enum RoleAdministration {
             if let granted { role.storedPermissions = Permission.encode(granted) }
             try await role.update(on: tx)
             try await AuditEvent.record(
-                .roleUpdated, by: admin.audit, in: admin.organizationID,
-                details: ["role": name, "name": role.name, "permissions": role.storedPermissions], on: tx)
+                .roleUpdated,
+                by: admin.audit,
+                in: admin.organizationID,
+                details: ["role": name, "name": role.name, "permissions": role.storedPermissions],
+                on: tx
+            )
             return role
         }
     }
@@ -84,11 +104,17 @@ enum RoleAdministration {
             let holders = try await Membership.query(on: tx).filter(\.$role.$id == role.requireID()).count()
             guard holders == 0 else {
                 throw AdminError.conflict(
-                    "\(holders) member(s) still hold the role \(name): give them another role first.")
+                    "\(holders) member(s) still hold the role \(name): give them another role first."
+                )
             }
             try await role.delete(on: tx)
             try await AuditEvent.record(
-                .roleDeleted, by: admin.audit, in: admin.organizationID, details: ["role": name], on: tx)
+                .roleDeleted,
+                by: admin.audit,
+                in: admin.organizationID,
+                details: ["role": name],
+                on: tx
+            )
         }
     }
 
@@ -112,7 +138,11 @@ enum RoleAdministration {
         }
     }
 
-    private static func requireCustomRole(_ name: String, _ admin: Administrator, on db: any Database) async throws
+    private static func requireCustomRole(
+        _ name: String,
+        _ admin: Administrator,
+        on db: any Database
+    ) async throws
         -> Role
     {
         guard let role = try await Role.find(named: name, in: admin.organizationID, on: db) else {

@@ -43,20 +43,33 @@ enum SessionJWT {
     }
 
     static func mint(
-        userID: UUID, organizationID: UUID, sessionID: UUID, app: Application, on db: any Database
+        userID: UUID,
+        organizationID: UUID,
+        sessionID: UUID,
+        app: Application,
+        on db: any Database
     ) async throws -> String {
         let now = app.clock.now
         let keys = try await app.signingKeys.current(on: db, now: now)
         let claims = SessionClaims(
-            iss: IssuerClaim(value: app.publicBaseURL), sub: SubjectClaim(value: userID.uuidString),
-            org: organizationID.uuidString, sid: sessionID.uuidString, iat: IssuedAtClaim(value: now),
-            exp: ExpirationClaim(value: now.addingTimeInterval(TimeInterval(app.config.sessionJWTTTL))))
+            iss: IssuerClaim(value: app.publicBaseURL),
+            sub: SubjectClaim(value: userID.uuidString),
+            org: organizationID.uuidString,
+            sid: sessionID.uuidString,
+            iat: IssuedAtClaim(value: now),
+            exp: ExpirationClaim(value: now.addingTimeInterval(TimeInterval(app.config.sessionJWTTTL)))
+        )
         return try await keys.keys.sign(claims, kid: JWKIdentifier(string: keys.signingKID))
     }
 
     /// Checks the header, the signature with a known key, the issuer and the time; the
     /// session and the membership are the guard's to check.
-    static func verify(_ token: String, app: Application, on db: any Database, now: Date) async throws
+    static func verify(
+        _ token: String,
+        app: Application,
+        on db: any Database,
+        now: Date
+    ) async throws
         -> Verified
     {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
@@ -81,7 +94,11 @@ enum SessionJWT {
             let sessionID = UUID(uuidString: claims.sid)
         else { throw Failure.malformed }
         return Verified(
-            userID: userID, organizationID: organizationID, sessionID: sessionID, expiresAt: claims.exp.value)
+            userID: userID,
+            organizationID: organizationID,
+            sessionID: sessionID,
+            expiresAt: claims.exp.value
+        )
     }
 
     private struct HeaderFields: Decodable {

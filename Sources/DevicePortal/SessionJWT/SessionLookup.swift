@@ -40,7 +40,10 @@ enum SessionLookup {
     }
 
     static func principal(
-        for jwt: SessionJWT.Verified, at now: Date, on db: any Database, hotPath: HotPath
+        for jwt: SessionJWT.Verified,
+        at now: Date,
+        on db: any Database,
+        hotPath: HotPath
     ) async throws -> Principal {
         let row = try await Statement(jwt: jwt, now: now).firstRow(on: db, hotPath: hotPath)
         guard let row else { throw Failure.signedOut }

@@ -22,11 +22,18 @@ enum SessionTokenController {
         let choices = try await OrganizationChoice.all(of: signedIn.userID, on: req.db)
         guard let organizationID = OrganizationChoice.active(for: signedIn, among: choices)?.id else {
             throw JSONError(
-                status: .forbidden, error: "no_organization", description: "You are not a member of any organization.")
+                status: .forbidden,
+                error: "no_organization",
+                description: "You are not a member of any organization."
+            )
         }
         let token = try await SessionJWT.mint(
-            userID: signedIn.userID, organizationID: organizationID, sessionID: signedIn.sessionID,
-            app: req.application, on: req.db)
+            userID: signedIn.userID,
+            organizationID: organizationID,
+            sessionID: signedIn.sessionID,
+            app: req.application,
+            on: req.db
+        )
         return SessionToken(token: token, expiresIn: req.application.config.sessionJWTTTL)
     }
 

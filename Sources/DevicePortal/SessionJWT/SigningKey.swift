@@ -28,7 +28,10 @@ final class SigningKey: Model, @unchecked Sendable {
         kid = OpaqueSecret.base64URL().prefix(16).description
         publicKey = privateKey.publicKey.x963Representation.base64EncodedString()
         let box = try AES.GCM.seal(
-            privateKey.rawRepresentation, using: Self.sealingKey(secret), authenticating: Data(kid.utf8))
+            privateKey.rawRepresentation,
+            using: Self.sealingKey(secret),
+            authenticating: Data(kid.utf8)
+        )
         guard let combined = box.combined else { throw SealingError() }
         sealedPrivateKey = combined.base64EncodedString()
     }
@@ -36,14 +39,19 @@ final class SigningKey: Model, @unchecked Sendable {
     func privateKey(unsealingWith secret: PortalSecret) throws -> P256.Signing.PrivateKey {
         guard let combined = Data(base64Encoded: sealedPrivateKey) else { throw SealingError() }
         let raw = try AES.GCM.open(
-            AES.GCM.SealedBox(combined: combined), using: Self.sealingKey(secret), authenticating: Data(kid.utf8))
+            AES.GCM.SealedBox(combined: combined),
+            using: Self.sealingKey(secret),
+            authenticating: Data(kid.utf8)
+        )
         return try P256.Signing.PrivateKey(rawRepresentation: raw)
     }
 
     private static func sealingKey(_ secret: PortalSecret) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: secret.bytes), info: Data("DevicePortal signing keys v1".utf8),
-            outputByteCount: 32)
+            inputKeyMaterial: SymmetricKey(data: secret.bytes),
+            info: Data("DevicePortal signing keys v1".utf8),
+            outputByteCount: 32
+        )
     }
 
     struct SealingError: Error, CustomStringConvertible {

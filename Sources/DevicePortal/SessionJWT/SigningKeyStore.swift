@@ -67,15 +67,21 @@ final class SigningKeyStore: Sendable {
             let identifier = JWKIdentifier(string: key.kid)
             if key.kid == signing.kid {
                 await keys.add(
-                    ecdsa: try ES256PrivateKey(backing: try key.privateKey(unsealingWith: secret)), kid: identifier)
+                    ecdsa: try ES256PrivateKey(backing: try key.privateKey(unsealingWith: secret)),
+                    kid: identifier
+                )
             } else {
                 await keys.add(ecdsa: try ES256PublicKey(backing: try Self.publicKey(of: key)), kid: identifier)
             }
             jwks.append(try JWKSDocument.Key(kid: key.kid, publicKey: try Self.publicKey(of: key)))
         }
         let fresh = Snapshot(
-            loadedAt: now, keys: keys, signingKID: signing.kid, kids: Set(usable.map(\.kid)),
-            jwks: JWKSDocument(keys: jwks))
+            loadedAt: now,
+            keys: keys,
+            signingKID: signing.kid,
+            kids: Set(usable.map(\.kid)),
+            jwks: JWKSDocument(keys: jwks)
+        )
         snapshot.withLockedValue { $0 = fresh }
         return fresh
     }

@@ -34,8 +34,13 @@ final class APIToken: Model, @unchecked Sendable {
     init() {}
 
     init(
-        tokenHash: String, userID: UUID, organizationID: UUID, clientID: UUID,
-        deviceAuthorizationID: UUID?, deviceName: String?, expiresAt: Date
+        tokenHash: String,
+        userID: UUID,
+        organizationID: UUID,
+        clientID: UUID,
+        deviceAuthorizationID: UUID?,
+        deviceName: String?,
+        expiresAt: Date
     ) {
         self.tokenHash = tokenHash
         self.$user.id = userID
@@ -56,7 +61,8 @@ struct CreateAPITokens: AsyncMigration {
             .field("organization_id", .uuid, .required, .references(Organization.schema, .id, onDelete: .cascade))
             .field("client_id", .uuid, .required, .references(OAuthClient.schema, .id, onDelete: .cascade))
             .field(
-                "device_authorization_id", .uuid,
+                "device_authorization_id",
+                .uuid,
                 .references(DeviceAuthorization.schema, .id, onDelete: .setNull)
             )
             .field("device_name", .string)
@@ -71,7 +77,11 @@ struct CreateAPITokens: AsyncMigration {
             .unique(on: "device_authorization_id")
             .create()
         try await database.createIndex(
-            on: APIToken.schema, named: "api_tokens_user_org", columns: "user_id", "organization_id")
+            on: APIToken.schema,
+            named: "api_tokens_user_org",
+            columns: "user_id",
+            "organization_id"
+        )
     }
 
     func revert(on database: any Database) async throws {

@@ -44,8 +44,12 @@ enum APITokenLookup {
     /// The token's principal; with `recordUse`, the use (time and the caller's IP) is kept too.
     /// `ip` is worked out only when the use is written, about once a minute.
     static func principal(
-        token: String, at now: Date, recordUse: Bool = true, ip: @autoclosure () -> String? = nil,
-        on db: any Database, hotPath: HotPath
+        token: String,
+        at now: Date,
+        recordUse: Bool = true,
+        ip: @autoclosure () -> String? = nil,
+        on db: any Database,
+        hotPath: HotPath
     ) async throws -> Principal {
         let row = try await Statement(tokenHash: OpaqueSecret.hash(token)).firstRow(on: db, hotPath: hotPath)
         let (principal, lastUsed) = try principal(from: row, at: now)

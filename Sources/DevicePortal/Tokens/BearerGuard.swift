@@ -32,7 +32,10 @@ struct BearerGuard: Middleware {
         }
         guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw CredentialCheck.refusal(
-                .malformed, .invalidToken("The Authorization header must be: Bearer <credential>."), request)
+                .malformed,
+                .invalidToken("The Authorization header must be: Bearer <credential>."),
+                request
+            )
         }
         return header.dropFirst(7).trimmingCharacters(in: .whitespaces)
     }
@@ -48,8 +51,13 @@ enum CredentialCheck {
         do {
             if OpaqueSecret.isAPITokenShaped(credential) {
                 return try await APITokenLookup.principal(
-                    token: credential, at: now, recordUse: asGuard, ip: asGuard ? request.clientIP : nil,
-                    on: request.db, hotPath: hotPath)
+                    token: credential,
+                    at: now,
+                    recordUse: asGuard,
+                    ip: asGuard ? request.clientIP : nil,
+                    on: request.db,
+                    hotPath: hotPath
+                )
             }
             let jwt = try await SessionJWT.verify(credential, app: request.application, on: request.db, now: now)
             return try await SessionLookup.principal(for: jwt, at: now, on: request.db, hotPath: hotPath)
@@ -85,7 +93,10 @@ enum CredentialCheck {
     }
 
     static func refusal(
-        _ reason: PortalMetrics.GuardFailure, _ error: JSONError, _ request: Request, counted: Bool = true
+        _ reason: PortalMetrics.GuardFailure,
+        _ error: JSONError,
+        _ request: Request,
+        counted: Bool = true
     ) -> JSONError {
         guard counted else { return error }
         request.metrics.guardFailure(reason)

@@ -14,8 +14,10 @@ enum DevicesPageController {
         let signedIn = try req.requireSignedIn()
         let tokens = try await MyTokensController.liveTokens(of: signedIn.userID, in: nil, on: req.db)
         return try await req.renderPage(
-            "settings/devices", title: "Your devices",
-            DevicesPage(tokens: tokens, hasTokens: !tokens.isEmpty, csrfToken: signedIn.csrfToken))
+            "settings/devices",
+            title: "Your devices",
+            DevicesPage(tokens: tokens, hasTokens: !tokens.isEmpty, csrfToken: signedIn.csrfToken)
+        )
     }
 
     @Sendable static func revoke(req: Request) async throws -> Response {
@@ -25,16 +27,24 @@ enum DevicesPageController {
         }
         // A signed-in person sees (and ends) the tokens of every organization of theirs.
         try await TokenRevocation.revoke(
-            .id(id, userID: signedIn.userID, organizationID: nil), reason: .user,
-            audit: .user(signedIn.userID, email: signedIn.email, from: req), on: req.db, metrics: req.metrics)
+            .id(id, userID: signedIn.userID, organizationID: nil),
+            reason: .user,
+            audit: .user(signedIn.userID, email: signedIn.email, from: req),
+            on: req.db,
+            metrics: req.metrics
+        )
         return req.redirect(to: "/settings/devices", redirectType: .normal)
     }
 
     @Sendable static func revokeAll(req: Request) async throws -> Response {
         let signedIn = try req.requireSignedIn()
         try await TokenRevocation.revoke(
-            .all(userID: signedIn.userID, organizationID: nil), reason: .user,
-            audit: .user(signedIn.userID, email: signedIn.email, from: req), on: req.db, metrics: req.metrics)
+            .all(userID: signedIn.userID, organizationID: nil),
+            reason: .user,
+            audit: .user(signedIn.userID, email: signedIn.email, from: req),
+            on: req.db,
+            metrics: req.metrics
+        )
         return req.redirect(to: "/settings/devices", redirectType: .normal)
     }
 }

@@ -20,7 +20,9 @@ enum ForwardAuthController {
         headers.add(name: "X-Portal-Org-Slug", value: principal.organization.slug)
         headers.add(name: "X-Portal-Role", value: principal.roleName)
         headers.add(
-            name: "X-Portal-Permissions", value: principal.permissions.sorted().map(\.rawValue).joined(separator: ","))
+            name: "X-Portal-Permissions",
+            value: principal.permissions.sorted().map(\.rawValue).joined(separator: ",")
+        )
         headers.add(name: "X-Portal-Credential", value: principal.credential.typeName)
         return Response(status: .ok, headers: headers)
     }

@@ -64,10 +64,15 @@ enum MeController {
         var tokenID: UUID? = nil
         if case .apiToken(let id, _) = credential { tokenID = id }
         let auth = Me.Auth(
-            type: credential.typeName, tokenID: tokenID, expiresAt: credential.expiresAt.formatted(.iso8601))
+            type: credential.typeName,
+            tokenID: tokenID,
+            expiresAt: credential.expiresAt.formatted(.iso8601)
+        )
         return Me(
-            user: principal.user, organization: principal.organization,
+            user: principal.user,
+            organization: principal.organization,
             role: Me.Role(name: principal.roleName, permissions: principal.permissions.sorted().map(\.rawValue)),
-            auth: auth)
+            auth: auth
+        )
     }
 }

@@ -51,10 +51,15 @@ enum MyTokensController {
         return try tokens.map { token in
             let client = try token.joined(OAuthClient.self)
             return TokenDTO(
-                id: try token.requireID(), client: .init(clientID: client.clientID, name: client.name),
-                deviceName: token.deviceName, organization: OrganizationDTO(try token.joined(Organization.self)),
-                createdAt: token.createdAt?.formatted(.iso8601), lastUsedAt: token.lastUsedAt?.formatted(.iso8601),
-                lastUsedIP: token.lastUsedIP, expiresAt: token.expiresAt.formatted(.iso8601))
+                id: try token.requireID(),
+                client: .init(clientID: client.clientID, name: client.name),
+                deviceName: token.deviceName,
+                organization: OrganizationDTO(try token.joined(Organization.self)),
+                createdAt: token.createdAt?.formatted(.iso8601),
+                lastUsedAt: token.lastUsedAt?.formatted(.iso8601),
+                lastUsedIP: token.lastUsedIP,
+                expiresAt: token.expiresAt.formatted(.iso8601)
+            )
         }
     }
 
@@ -70,8 +75,12 @@ enum MyTokensController {
             throw AdminError.notFound("You have no token with that id.")
         }
         try await TokenRevocation.revoke(
-            .id(id, userID: principal.user.id, organizationID: principal.organization.id), reason: .user,
-            audit: .user(principal.user.id, email: principal.user.email, from: req), on: req.db, metrics: req.metrics)
+            .id(id, userID: principal.user.id, organizationID: principal.organization.id),
+            reason: .user,
+            audit: .user(principal.user.id, email: principal.user.email, from: req),
+            on: req.db,
+            metrics: req.metrics
+        )
         return .noContent
     }
 }

@@ -49,14 +49,17 @@ extension Principal {
             user: UserDTO(
                 id: try row.decode(column: "user_id", as: UUID.self),
                 email: try row.decode(column: "email", as: String.self),
-                name: try row.decode(column: "user_name", as: String.self)),
+                name: try row.decode(column: "user_name", as: String.self)
+            ),
             organization: OrganizationDTO(
                 id: try row.decode(column: "organization_id", as: UUID.self),
                 slug: try row.decode(column: "slug", as: String.self),
-                name: try row.decode(column: "organization_name", as: String.self)),
+                name: try row.decode(column: "organization_name", as: String.self)
+            ),
             roleName: roleName,
             permissions: Permission.decode(try row.decode(column: "permissions", as: String.self)),
-            credential: credential)
+            credential: credential
+        )
     }
 }
 

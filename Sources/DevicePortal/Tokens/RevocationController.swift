@@ -18,9 +18,12 @@ enum RevocationController {
         let token = try requiredParameter(form.token, "token", maxLength: 4_096)
         if OpaqueSecret.isAPITokenShaped(token) {
             try await TokenRevocation.revoke(
-                .hash(OpaqueSecret.hash(token)), reason: .signOut,
+                .hash(OpaqueSecret.hash(token)),
+                reason: .signOut,
                 audit: AuditActor(userID: nil, label: "device sign-out", ip: req.clientIP, userAgent: req.userAgent),
-                on: req.db, metrics: req.metrics)
+                on: req.db,
+                metrics: req.metrics
+            )
         }
         return Response(status: .ok, headers: ["Content-Type": "application/json"], body: .init(string: "{}"))
     }

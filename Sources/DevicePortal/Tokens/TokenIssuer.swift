@@ -16,16 +16,26 @@ enum TokenIssuer {
     }
 
     static func issue(
-        user: User, organization: Organization, clientID: UUID, deviceAuthorizationID: UUID?, deviceName: String?,
-        serverTokenTTL: Int, at now: Date, on db: any Database
+        user: User,
+        organization: Organization,
+        clientID: UUID,
+        deviceAuthorizationID: UUID?,
+        deviceName: String?,
+        serverTokenTTL: Int,
+        at now: Date,
+        on db: any Database
     ) async throws -> Issued {
         let token = OpaqueSecret.hex()
         let lifetime = lifetime(for: organization, serverTokenTTL: serverTokenTTL)
         let record = APIToken(
-            tokenHash: OpaqueSecret.hash(token), userID: try user.requireID(),
-            organizationID: try organization.requireID(), clientID: clientID,
-            deviceAuthorizationID: deviceAuthorizationID, deviceName: deviceName,
-            expiresAt: now.addingTimeInterval(TimeInterval(lifetime)))
+            tokenHash: OpaqueSecret.hash(token),
+            userID: try user.requireID(),
+            organizationID: try organization.requireID(),
+            clientID: clientID,
+            deviceAuthorizationID: deviceAuthorizationID,
+            deviceName: deviceName,
+            expiresAt: now.addingTimeInterval(TimeInterval(lifetime))
+        )
         try await record.create(on: db)
         return Issued(token: token, record: record, lifetime: lifetime)
     }

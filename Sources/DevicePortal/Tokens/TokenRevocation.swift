@@ -31,7 +31,10 @@ enum TokenRevocation {
     /// event tells it (member removal). A `.id` that is not the user's throws `AdminError.notFound`.
     @discardableResult
     static func revoke(
-        _ selection: Selection, reason: APIToken.RevocationReason, audit actor: AuditActor?, on db: any Database,
+        _ selection: Selection,
+        reason: APIToken.RevocationReason,
+        audit actor: AuditActor?,
+        on db: any Database,
         metrics: PortalMetrics? = nil
     ) async throws -> Outcome {
         let outcome = try await db.transaction { tx in
@@ -42,7 +45,10 @@ enum TokenRevocation {
     }
 
     private static func revokeInTransaction(
-        _ selection: Selection, reason: APIToken.RevocationReason, audit actor: AuditActor?, on tx: any Database
+        _ selection: Selection,
+        reason: APIToken.RevocationReason,
+        audit actor: AuditActor?,
+        on tx: any Database
     ) async throws -> Outcome {
         let now = Date()
         switch selection {
@@ -51,12 +57,21 @@ enum TokenRevocation {
             // for it, and the token it inserted is then seen (and revoked) by the next statement.
             let ended = try await endApprovals(userID: userID, organizationID: organizationID, at: now, on: tx)
             let revoked = try await revokeTokens(
-                where: { $0.where("user_id", .equal, userID) }, organizationID: organizationID, reason: reason,
-                at: now, on: tx)
+                where: { $0.where("user_id", .equal, userID) },
+                organizationID: organizationID,
+                reason: reason,
+                at: now,
+                on: tx
+            )
             if let actor {
                 try await AuditEvent.record(
-                    .tokenRevoked, by: actor, in: organizationID, about: try await subject(userID, on: tx),
-                    details: details(reason, ended: ended, ["count": String(revoked.count)]), on: tx)
+                    .tokenRevoked,
+                    by: actor,
+                    in: organizationID,
+                    about: try await subject(userID, on: tx),
+                    details: details(reason, ended: ended, ["count": String(revoked.count)]),
+                    on: tx
+                )
             }
             return Outcome(revokedTokens: revoked.count, endedApprovals: ended)
         case .id(let tokenID, let userID, let organizationID):
@@ -66,8 +81,14 @@ enum TokenRevocation {
                 throw AdminError.notFound("You have no token with that id.")
             }
             return try await revokeOne(
-                where: { $0.where("id", .equal, tokenID) }, userID: userID, organizationID: token.$organization.id,
-                reason: reason, audit: actor, at: now, on: tx)
+                where: { $0.where("id", .equal, tokenID) },
+                userID: userID,
+                organizationID: token.$organization.id,
+                reason: reason,
+                audit: actor,
+                at: now,
+                on: tx
+            )
         case .hash(let tokenHash):
             guard
                 let row = try await tx.sql.select().columns("user_id", "organization_id").from(APIToken.schema)
@@ -77,25 +98,45 @@ enum TokenRevocation {
             // Whoever holds the token acts as its owner.
             let holder = actor.map { AuditActor(userID: userID, label: $0.label, ip: $0.ip, userAgent: $0.userAgent) }
             return try await revokeOne(
-                where: { $0.where("token_hash", .equal, tokenHash) }, userID: userID,
-                organizationID: try row.decode(column: "organization_id", as: UUID.self), reason: reason,
-                audit: holder, at: now, on: tx)
+                where: { $0.where("token_hash", .equal, tokenHash) },
+                userID: userID,
+                organizationID: try row.decode(column: "organization_id", as: UUID.self),
+                reason: reason,
+                audit: holder,
+                at: now,
+                on: tx
+            )
         }
     }
 
     /// One token: revoked if it was live, and its owner's approvals in its organization end
     /// either way (signing out a device means no new one appears from an approved code).
     private static func revokeOne(
-        where condition: (SQLUpdateBuilder) -> SQLUpdateBuilder, userID: UUID, organizationID: UUID,
-        reason: APIToken.RevocationReason, audit actor: AuditActor?, at now: Date, on tx: any Database
+        where condition: (SQLUpdateBuilder) -> SQLUpdateBuilder,
+        userID: UUID,
+        organizationID: UUID,
+        reason: APIToken.RevocationReason,
+        audit actor: AuditActor?,
+        at now: Date,
+        on tx: any Database
     ) async throws -> Outcome {
         let ended = try await endApprovals(userID: userID, organizationID: organizationID, at: now, on: tx)
         let revoked = try await revokeTokens(
-            where: condition, organizationID: nil, reason: reason, at: now, on: tx)
+            where: condition,
+            organizationID: nil,
+            reason: reason,
+            at: now,
+            on: tx
+        )
         if let actor, let tokenID = revoked.first {
             try await AuditEvent.record(
-                .tokenRevoked, by: actor, in: organizationID, about: try await subject(userID, on: tx),
-                details: details(reason, ended: ended, ["token_id": tokenID.uuidString]), on: tx)
+                .tokenRevoked,
+                by: actor,
+                in: organizationID,
+                about: try await subject(userID, on: tx),
+                details: details(reason, ended: ended, ["token_id": tokenID.uuidString]),
+                on: tx
+            )
         }
         return Outcome(revokedTokens: revoked.count, endedApprovals: ended)
     }
@@ -105,7 +146,10 @@ enum TokenRevocation {
     /// poll gets `access_denied`, for good.
     @discardableResult
     static func endApprovals(
-        userID: UUID?, organizationID: UUID?, at now: Date = Date(), on db: any Database
+        userID: UUID?,
+        organizationID: UUID?,
+        at now: Date = Date(),
+        on db: any Database
     ) async throws -> Int {
         var update = db.sql.update(DeviceAuthorization.schema)
             .set("status", to: DeviceAuthorization.Status.denied.rawValue)
@@ -117,14 +161,18 @@ enum TokenRevocation {
     }
 
     private static func revokeTokens(
-        where condition: (SQLUpdateBuilder) -> SQLUpdateBuilder, organizationID: UUID?,
-        reason: APIToken.RevocationReason, at now: Date, on db: any Database
+        where condition: (SQLUpdateBuilder) -> SQLUpdateBuilder,
+        organizationID: UUID?,
+        reason: APIToken.RevocationReason,
+        at now: Date,
+        on db: any Database
     ) async throws -> [UUID] {
         var update = condition(
             db.sql.update(APIToken.schema)
                 .set("revoked_at", to: now)
                 .set("revoked_reason", to: reason.rawValue)
-                .where("revoked_at", .is, SQLLiteral.null))
+                .where("revoked_at", .is, SQLLiteral.null)
+        )
         if let organizationID { update = update.where("organization_id", .equal, organizationID) }
         return try await update.returning("id").all().map { try $0.decode(column: "id", as: UUID.self) }
     }
@@ -133,7 +181,11 @@ enum TokenRevocation {
         AuditSubject(userID: userID, label: try await User.find(userID, on: db)?.email ?? "token")
     }
 
-    private static func details(_ reason: APIToken.RevocationReason, ended: Int, _ extra: [String: String])
+    private static func details(
+        _ reason: APIToken.RevocationReason,
+        ended: Int,
+        _ extra: [String: String]
+    )
         -> [String: String]
     {
         var details = extra

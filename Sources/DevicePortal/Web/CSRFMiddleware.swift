@@ -11,7 +11,8 @@ struct CSRFMiddleware: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         if request.method != .GET, request.method != .HEAD, !Self.isValid(request) {
             throw PageError.forbidden(
-                "This form has expired or did not come from this portal. Go back, reload the page and try again.")
+                "This form has expired or did not come from this portal. Go back, reload the page and try again."
+            )
         }
         return try await next.respond(to: request)
     }
@@ -34,8 +35,13 @@ struct CSRFMiddleware: AsyncMiddleware {
         let token =
             existing.flatMap { $0.utf8.count == 64 && $0.allSatisfy(\.isHexDigit) ? $0 : nil } ?? OpaqueSecret.hex()
         let cookie = HTTPCookies.Value(
-            string: token, maxAge: 3600, path: "/", isSecure: request.application.servesHTTPS, isHTTPOnly: true,
-            sameSite: .strict)
+            string: token,
+            maxAge: 3600,
+            path: "/",
+            isSecure: request.application.servesHTTPS,
+            isHTTPOnly: true,
+            sameSite: .strict
+        )
         return (token, cookie)
     }
 }

@@ -35,8 +35,10 @@ extension Request {
     /// The client's IP address, as shown on the approval page and used by the rate limits.
     var clientIP: String? {
         ClientAddress.of(
-            peer: remoteAddress?.ipAddress, forwardedFor: headers[.xForwardedFor],
-            trusted: application.config.trustedProxies)
+            peer: remoteAddress?.ipAddress,
+            forwardedFor: headers[.xForwardedFor],
+            trusted: application.config.trustedProxies
+        )
     }
 
     /// The client as the per-IP rate limits count it.

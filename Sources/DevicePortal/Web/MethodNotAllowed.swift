@@ -7,7 +7,8 @@ enum MethodNotAllowed {
     static func allowedMethods(for request: Request) -> [String] {
         let segments = request.url.path.split(separator: "/").map(String.init)
         var methods = Set(
-            request.application.routes.all.filter { matches($0.path, segments) }.map(\.method.rawValue))
+            request.application.routes.all.filter { matches($0.path, segments) }.map(\.method.rawValue)
+        )
         if methods.contains("GET") { methods.insert("HEAD") }  // Vapor answers HEAD with the GET route
         return methods.sorted()
     }

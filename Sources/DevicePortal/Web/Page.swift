@@ -24,18 +24,25 @@ private struct PageContext<Body: Encodable>: Encodable {
 extension Request {
     /// Renders `Templates/<template>.leaf` inside the shared layout.
     func renderPage(
-        _ template: String, title: String, _ body: some Encodable, status: HTTPStatus = .ok,
+        _ template: String,
+        title: String,
+        _ body: some Encodable,
+        status: HTTPStatus = .ok,
         headers: HTTPHeaders = [:]
     ) async throws -> Response {
         let signedIn = self.signedIn
         var organizations: [OrganizationChoice] = []
         if let signedIn { organizations = try await OrganizationChoice.all(of: signedIn.userID, on: db) }
         let layout = Layout(
-            portalName: application.config.portalName, title: title,
+            portalName: application.config.portalName,
+            title: title,
             user: signedIn.map { UserDTO(id: $0.userID, email: $0.email, name: $0.name) },
-            csrfToken: signedIn?.csrfToken, organizations: organizations,
+            csrfToken: signedIn?.csrfToken,
+            organizations: organizations,
             active: signedIn.flatMap { OrganizationChoice.active(for: $0, among: organizations) },
-            canSwitch: organizations.count > 1, path: url.path)
+            canSwitch: organizations.count > 1,
+            path: url.path
+        )
         let view = try await view.render(template, PageContext(layout: layout, page: body))
         var headers = headers
         headers.contentType = .html
@@ -62,9 +69,11 @@ struct PageError: Error, Encodable {
 
     static func tooManyAttempts(retryAfter: Int) -> PageError {
         PageError(
-            status: .tooManyRequests, title: "Too many attempts",
+            status: .tooManyRequests,
+            title: "Too many attempts",
             message: "Too many wrong codes were entered. Try again in \(Self.wait(seconds: retryAfter)).",
-            headers: ["Retry-After": String(retryAfter)])
+            headers: ["Retry-After": String(retryAfter)]
+        )
     }
 
     /// A wait as people say it: "40 seconds", "3 minutes".

@@ -25,13 +25,20 @@ struct PortalErrorMiddleware: Middleware {
             ?? Self.pageError(for: error, logger: request.logger)
         if AnswerFormat.of(request) == .json {
             return JSONError(
-                status: page.status, error: Self.errorCode(for: page.status), description: page.message,
+                status: page.status,
+                error: Self.errorCode(for: page.status),
+                description: page.message,
                 headers: page.headers
             ).response()
         }
         do {
             return try await request.renderPage(
-                "error", title: page.title, page, status: page.status, headers: page.headers)
+                "error",
+                title: page.title,
+                page,
+                status: page.status,
+                headers: page.headers
+            )
         } catch {
             request.logger.report(error: error)
             return Response(status: page.status, headers: page.headers, body: .init(string: page.message))
@@ -61,9 +68,11 @@ struct PortalErrorMiddleware: Middleware {
         let allowed = MethodNotAllowed.allowedMethods(for: request)
         guard !allowed.isEmpty else { return nil }
         return PageError(
-            status: .methodNotAllowed, title: "Method not allowed",
+            status: .methodNotAllowed,
+            title: "Method not allowed",
             message: "This address answers \(allowed.joined(separator: ", ")), not \(request.method.rawValue).",
-            headers: ["Allow": allowed.joined(separator: ", ")])
+            headers: ["Allow": allowed.joined(separator: ", ")]
+        )
     }
 
     private static func pageError(for error: any Error, logger: Logger) -> PageError {
@@ -73,7 +82,11 @@ struct PortalErrorMiddleware: Middleware {
             let message =
                 abort.status == .notFound && !(abort is AdminError) ? "There is no page at this address." : abort.reason
             return PageError(
-                status: abort.status, title: abort.status.reasonPhrase, message: message, headers: abort.headers)
+                status: abort.status,
+                title: abort.status.reasonPhrase,
+                message: message,
+                headers: abort.headers
+            )
         case is DecodingError:
             return .badRequest("The request could not be read.")
         case _ where String(reflecting: type(of: error)).hasPrefix("MultipartKit."):
@@ -82,14 +95,18 @@ struct PortalErrorMiddleware: Middleware {
         case _ where DatabaseOutage.isOutage(error):
             logger.warning("database unavailable: \(String(reflecting: error))")
             return PageError(
-                status: .serviceUnavailable, title: "Try again in a moment",
+                status: .serviceUnavailable,
+                title: "Try again in a moment",
                 message: "The portal cannot reach its database right now. Try again in a few seconds.",
-                headers: ["Retry-After": String(DatabaseOutage.retryAfter)])
+                headers: ["Retry-After": String(DatabaseOutage.retryAfter)]
+            )
         default:
             logger.report(error: error)
             return PageError(
-                status: .internalServerError, title: "Something went wrong",
-                message: "The portal could not complete this request. Please try again.")
+                status: .internalServerError,
+                title: "Something went wrong",
+                message: "The portal could not complete this request. Please try again."
+            )
         }
     }
 }

@@ -102,7 +102,11 @@ struct CreateRateLimitEvents: AsyncMigration {
             .field("occurred_at", .datetime, .required)
             .create()
         try await database.createIndex(
-            on: RateLimitEvent.schema, named: "rate_limit_events_bucket_time", columns: "bucket", "occurred_at")
+            on: RateLimitEvent.schema,
+            named: "rate_limit_events_bucket_time",
+            columns: "bucket",
+            "occurred_at"
+        )
     }
 
     func revert(on database: any Database) async throws {

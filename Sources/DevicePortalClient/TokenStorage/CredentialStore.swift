@@ -76,7 +76,9 @@ public enum CredentialStores {
             }
             guard !stores.isEmpty else {
                 throw CredentialStoreError(
-                    location: "$XDG_CONFIG_HOME or $HOME", problem: "neither is set to an absolute path")
+                    location: "$XDG_CONFIG_HOME or $HOME",
+                    problem: "neither is set to an absolute path"
+                )
             }
             return stores
         #endif

@@ -31,7 +31,8 @@ public struct FileCredentialStore: CredentialStore {
             return nil
         }
         return URL(fileURLWithPath: base).appendingPathComponent("devportal").appendingPathComponent(
-            "credentials.json")
+            "credentials.json"
+        )
     }
 
     public func load() throws -> StoredCredentials? {

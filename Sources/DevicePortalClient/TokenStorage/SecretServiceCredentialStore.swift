@@ -79,7 +79,8 @@ public struct SecretServiceCredentialStore: CredentialStore {
         let message = String(decoding: result.errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return CredentialStoreError(
             location: location,
-            problem: "secret-tool \(action) failed (exit \(result.status))" + (message.isEmpty ? "" : ": \(message)"))
+            problem: "secret-tool \(action) failed (exit \(result.status))" + (message.isEmpty ? "" : ": \(message)")
+        )
     }
 
     static func find(_ name: String, path: String) -> URL? {

@@ -53,7 +53,10 @@ extension ClientContext {
 
     /// The arguments of a command, or how it stops before running.
     func parse(
-        _ arguments: [String], options: Set<String> = [], flags: Set<String> = [], usage: String
+        _ arguments: [String],
+        options: Set<String> = [],
+        flags: Set<String> = [],
+        usage: String
     ) -> Parsed {
         do {
             let parsed = try ClientArguments(arguments, options: options, flags: flags)

@@ -55,7 +55,8 @@ struct ClientContext: Sendable {
             openBrowser: { BrowserOpener.open($0, environment: environment) },
             hostName: Self.localHostName(),
             session: PortalClient.ephemeralSession,
-            clock: SystemPollingClock())
+            clock: SystemPollingClock()
+        )
     }
 
     /// This machine's name, without a DNS look-up (which `ProcessInfo.hostName` may make).
@@ -67,8 +68,13 @@ struct ClientContext: Sendable {
 
     func client(server: URL, clientID: String, insecureHTTP: Bool) -> PortalClient {
         PortalClient(
-            server: server, clientID: clientID, session: session, clock: clock, allowsInsecureHTTP: insecureHTTP,
-            userAgent: ClientCommands.userAgent)
+            server: server,
+            clientID: clientID,
+            session: session,
+            clock: clock,
+            allowsInsecureHTTP: insecureHTTP,
+            userAgent: ClientCommands.userAgent
+        )
     }
 
     func fail(_ message: String) -> Int32 {

@@ -25,7 +25,10 @@ struct LoginCommand {
         let insecureHTTP: Bool
         do {
             let parsed = try ClientArguments(
-                arguments, options: ["server", "client-id", "device-name"], flags: ["no-browser", "insecure-http"])
+                arguments,
+                options: ["server", "client-id", "device-name"],
+                flags: ["no-browser", "insecure-http"]
+            )
             if parsed.wantsHelp {
                 context.print(Self.usage)
                 return ExitStatus.success
@@ -73,8 +76,14 @@ struct LoginCommand {
                 }
             }
             return await keep(
-                signedIn, server: server, clientID: clientID, deviceName: deviceName, insecureHTTP: insecureHTTP,
-                in: stores[0], replacing: before.found)
+                signedIn,
+                server: server,
+                clientID: clientID,
+                deviceName: deviceName,
+                insecureHTTP: insecureHTTP,
+                in: stores[0],
+                replacing: before.found
+            )
         } catch {
             return context.fail(ClientMessages.describe(error, server: server, clientID: clientID))
         }
@@ -92,23 +101,31 @@ struct LoginCommand {
 
             and check that it shows the code \(ServerText.singleLine(signIn.userCode))
             (or open \(ServerText.singleLine(signIn.verificationURI.absoluteString, limit: 2_000)) and type the code).
-            """)
+            """
+        )
         context.print("")
         if openBrowser {
             context.print(
                 context.openBrowser(link)
-                    ? "Opened the page in your browser." : "Could not open a browser here: open the link yourself.")
+                    ? "Opened the page in your browser." : "Could not open a browser here: open the link yourself."
+            )
         }
         context.print(
             "Waiting for your approval; the code expires in \(ClientMessages.duration(signIn.expiresIn)). "
-                + "Press Ctrl-C to cancel.")
+                + "Press Ctrl-C to cancel."
+        )
     }
 
     /// Stores the new sign-in, then signs the previous ones out, so no forgotten token stays valid.
     /// Every message says what really happened to each token.
     private func keep(
-        _ signedIn: SignedIn, server: URL, clientID: String, deviceName: String, insecureHTTP: Bool,
-        in store: any CredentialStore, replacing previous: [StoredSignIns.Found]
+        _ signedIn: SignedIn,
+        server: URL,
+        clientID: String,
+        deviceName: String,
+        insecureHTTP: Bool,
+        in store: any CredentialStore,
+        replacing previous: [StoredSignIns.Found]
     ) async -> Int32 {
         let address = ServerText.singleLine(server.absoluteString)
         let client = context.client(server: server, clientID: clientID, insecureHTTP: insecureHTTP)
@@ -124,12 +141,14 @@ struct LoginCommand {
                 return context.fail(
                     problem + ", and revoking it failed too ("
                         + ClientMessages.describe(revocation, server: server, clientID: clientID)
-                        + "). It stays valid until it expires: revoke \(device) on \(address)/settings/devices.")
+                        + "). It stays valid until it expires: revoke \(device) on \(address)/settings/devices."
+                )
             }
         }
         context.print(
             "Signed in to \(address) as \(ClientMessages.person(signedIn.user)) "
-                + "in \(ClientMessages.organization(signedIn.organization)).")
+                + "in \(ClientMessages.organization(signedIn.organization))."
+        )
         context.print("The token is stored in \(store.location).")
         var revoked: [AccessToken] = []
         for old in previous where old.credentials.token != signedIn.token {
@@ -139,7 +158,10 @@ struct LoginCommand {
             let replaced = old.store.location == store.location
             if !revoked.contains(credentials.token) {
                 let oldClient = context.client(
-                    server: credentials.server, clientID: credentials.clientID, insecureHTTP: insecureHTTP)
+                    server: credentials.server,
+                    clientID: credentials.clientID,
+                    insecureHTTP: insecureHTTP
+                )
                 do {
                     try await oldClient.signOut(credentials.token)
                     revoked.append(credentials.token)
@@ -151,7 +173,8 @@ struct LoginCommand {
                             + "); "
                             + (replaced
                                 ? "it is no longer stored here: revoke it on \(oldAddress)/settings/devices."
-                                : "it stays in \(old.store.location), so portal logout can try again."))
+                                : "it stays in \(old.store.location), so portal logout can try again.")
+                    )
                     continue
                 }
             }
@@ -161,7 +184,8 @@ struct LoginCommand {
                 } catch {
                     context.printError(
                         "warning: the previous sign-in is revoked, but could not be removed from "
-                            + "\(old.store.location): \(error.localizedDescription)")
+                            + "\(old.store.location): \(error.localizedDescription)"
+                    )
                 }
             }
         }

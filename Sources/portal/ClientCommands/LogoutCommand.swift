@@ -30,7 +30,8 @@ struct LogoutCommand {
         for unreadable in signIns.unreadable {
             context.printError(
                 "error: Cannot read the stored credentials: \(unreadable.error.localizedDescription)\n"
-                    + "Nothing there was revoked or removed.")
+                    + "Nothing there was revoked or removed."
+            )
             status = ExitStatus.failure
         }
         if signIns.found.isEmpty && signIns.unreadable.isEmpty {
@@ -48,7 +49,10 @@ struct LogoutCommand {
                     continue
                 }
                 let client = context.client(
-                    server: stored.server, clientID: stored.clientID, insecureHTTP: insecureHTTP)
+                    server: stored.server,
+                    clientID: stored.clientID,
+                    insecureHTTP: insecureHTTP
+                )
                 do {
                     try await client.signOut(stored.token)
                 } catch {
@@ -56,7 +60,8 @@ struct LogoutCommand {
                     context.printError(
                         "error: " + ClientMessages.describe(error, server: stored.server, clientID: stored.clientID)
                             + "\nThe token is still stored in \(signIn.store.location): run portal logout again when "
-                            + "\(server) answers, or revoke this device on \(server)/settings/devices.")
+                            + "\(server) answers, or revoke this device on \(server)/settings/devices."
+                    )
                     status = ExitStatus.failure
                     continue
                 }
@@ -67,7 +72,8 @@ struct LogoutCommand {
             } catch {
                 context.printError(
                     "error: The token is revoked on \(server), but could not be removed from "
-                        + "\(signIn.store.location): \(error.localizedDescription)")
+                        + "\(signIn.store.location): \(error.localizedDescription)"
+                )
                 status = ExitStatus.failure
                 continue
             }

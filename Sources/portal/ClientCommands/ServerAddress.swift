@@ -26,7 +26,8 @@ extension ClientContext {
         if insecureHTTP {
             printError(
                 "warning: \(address) is plain http to another machine (--insecure-http): "
-                    + "the token crosses the network unencrypted.")
+                    + "the token crosses the network unencrypted."
+            )
             return false
         }
         printError("error: " + ClientMessages.plainHTTPRefused(server))

@@ -29,7 +29,8 @@ struct WhoamiCommand {
         var status = ExitStatus.success
         for unreadable in signIns.unreadable {
             context.printError(
-                "error: Cannot read the stored credentials: \(unreadable.error.localizedDescription)")
+                "error: Cannot read the stored credentials: \(unreadable.error.localizedDescription)"
+            )
             status = ExitStatus.failure
         }
         if signIns.found.isEmpty {
@@ -48,14 +49,16 @@ struct WhoamiCommand {
                 context.print(
                     "Signed in to \(ServerText.singleLine(stored.server.absoluteString)) as "
                         + "\(ClientMessages.person(me.user)) in \(ClientMessages.organization(me.organization)), "
-                        + "role \(ServerText.singleLine(me.role.name)).")
+                        + "role \(ServerText.singleLine(me.role.name))."
+                )
                 if let expiresAt = me.expiresAt {
                     context.print("The token is valid until \(expiresAt.formatted(.iso8601)).")
                 }
                 if signIns.found.count > 1 { context.print("(stored in \(signIn.store.location))") }
             } catch {
                 context.printError(
-                    "error: " + ClientMessages.describe(error, server: stored.server, clientID: stored.clientID))
+                    "error: " + ClientMessages.describe(error, server: stored.server, clientID: stored.clientID)
+                )
                 status = ExitStatus.failure
             }
         }

@@ -13,10 +13,14 @@ struct JSONWriterTests {
         let organization = OrganizationDTO(id: UUID(), slug: "acme", name: "Acme \"Ltd\"")
         for tokenID in [UUID(), nil] {
             let me = MeController.Me(
-                user: user, organization: organization,
+                user: user,
+                organization: organization,
                 role: .init(name: "owner", permissions: ["members:read", "members:manage"]),
                 auth: .init(
-                    type: tokenID == nil ? "session" : "api_token", tokenID: tokenID, expiresAt: "2030-01-02T03:04:05Z")
+                    type: tokenID == nil ? "session" : "api_token",
+                    tokenID: tokenID,
+                    expiresAt: "2030-01-02T03:04:05Z"
+                )
             )
             let handWritten = try JSONSerialization.jsonObject(with: Data(me.json.text.utf8)) as? NSDictionary  // MUT
             let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(me)) as? NSDictionary

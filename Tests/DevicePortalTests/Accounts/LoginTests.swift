@@ -16,7 +16,8 @@ struct LoginTests {
             #expect(response.status == .seeOther)
             #expect(response.headers.first(name: .location) == "/auth/device?user_code=WDJB-MJHT")
             let setCookie = try #require(
-                response.headers[.setCookie].first { $0.hasPrefix(SessionCookie.name + "=") })
+                response.headers[.setCookie].first { $0.hasPrefix(SessionCookie.name + "=") }
+            )
             #expect(setCookie.contains("HttpOnly"))
             #expect(setCookie.contains("SameSite=Lax"))
             #expect(!setCookie.contains("Secure"))
@@ -34,7 +35,8 @@ struct LoginTests {
             try await Fixtures(app: app).user()
             let response = try await Browser(app: app).signIn()
             let setCookie = try #require(
-                response.headers[.setCookie].first { $0.hasPrefix(SessionCookie.name + "=") })
+                response.headers[.setCookie].first { $0.hasPrefix(SessionCookie.name + "=") }
+            )
             #expect(setCookie.contains("Secure"))
             #expect(response.headers.first(name: "Strict-Transport-Security") != nil)
         }
@@ -74,12 +76,15 @@ struct LoginTests {
                 [
                     ("email", "ada@example.com"), ("password", Fixtures.password),
                     ("csrf_token", String(repeating: "0", count: 64)),
-                ])
+                ]
+            )
             #expect(forged.status == .forbidden)
             let noCookie = Browser(app: app)
             noCookie.csrfToken = browser.csrfToken
             let replayed = try await noCookie.post(
-                "/login", [("email", "ada@example.com"), ("password", Fixtures.password)])
+                "/login",
+                [("email", "ada@example.com"), ("password", Fixtures.password)]
+            )
             #expect(replayed.status == .forbidden)
             #expect(try await WebSession.query(on: app.db).count() == 0)
         }
@@ -90,7 +95,8 @@ struct LoginTests {
         arguments: [
             "//evil.example", "https://evil.example/", "/\\evil.example", "http:evil", "javascript:alert(1)",
             "/%0d%0aSet-Cookie:x", "evil.example",
-        ])
+        ]
+    )
     func openRedirect(next: String) async throws {
         try await withPortal { app in
             try await Fixtures(app: app).user()
@@ -180,7 +186,9 @@ struct LoginTests {
             var failures = 0
             for index in 0..<25 {
                 let answer = try await Browser(app: app).signIn(
-                    "nobody\(index)@example.com", password: "wrong password")
+                    "nobody\(index)@example.com",
+                    password: "wrong password"
+                )
                 if answer.status == .unauthorized { failures += 1 }
             }
             #expect(failures < 25, "the per-IP limit engaged")

@@ -14,7 +14,11 @@ struct AuditAPITests {
             // Four member.added events exist from the cast; add role changes for more.
             for role in ["viewer", "member", "viewer"] {
                 _ = try await cast.call(
-                    .PUT, "/api/orgs/acme/members/\(cast.id("viewer"))", as: "owner", json: #"{"role": "\#(role)"}"#)
+                    .PUT,
+                    "/api/orgs/acme/members/\(cast.id("viewer"))",
+                    as: "owner",
+                    json: #"{"role": "\#(role)"}"#
+                )
             }
             let total = try await AuditEvent.query(on: app.db).filter(\.$organizationID == cast.acme.id).count()
             var seen: [UUID] = []
@@ -43,7 +47,11 @@ struct AuditAPITests {
         try await withPortal { app in
             let cast = try await OrganizationCast.make(app)
             _ = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(cast.id("viewer"))", as: "owner", json: #"{"role": "member"}"#)
+                .PUT,
+                "/api/orgs/acme/members/\(cast.id("viewer"))",
+                as: "owner",
+                json: #"{"role": "member"}"#
+            )
             let byKind = try await cast.call(.GET, "/api/orgs/acme/audit?kind=member.role_changed", as: "owner")
             let items = try byKind.decoded(as: AuditAPIController.AuditPage.self).items
             #expect(items.count == 1)
@@ -62,7 +70,8 @@ struct AuditAPITests {
             ] {
                 #expect(
                     try await cast.call(.GET, "/api/orgs/acme/audit?\(bad)", as: "owner").status == .badRequest,
-                    "\(bad)")
+                    "\(bad)"
+                )
             }
         }
     }
@@ -81,7 +90,8 @@ struct AuditAPITests {
             }
             #expect(kinds.filter { $0 == .signInSucceeded }.count == 1)
             let approved = try #require(
-                try await AuditEvent.query(on: app.db).filter(\.$kind == .deviceApproved).first())
+                try await AuditEvent.query(on: app.db).filter(\.$kind == .deviceApproved).first()
+            )
             #expect(approved.organizationID != nil)
             #expect(approved.actor == "ada@example.com")
         }

@@ -35,12 +35,18 @@ struct CommandWorld {
         let (output, errors, opened) = (output, errors, opened)
         let stores: [any CredentialStore] = (hasKeyring ? [keyring] : []) + [store]
         return ClientContext(
-            environment: ["XDG_CONFIG_HOME": home.path], print: { output.append($0) },
-            printError: { errors.append($0) }, credentialStores: { stores },
+            environment: ["XDG_CONFIG_HOME": home.path],
+            print: { output.append($0) },
+            printError: { errors.append($0) },
+            credentialStores: { stores },
             openBrowser: {
                 opened.append($0)
                 return true
-            }, hostName: "ada-laptop", session: PortalClient.ephemeralSession, clock: clock)
+            },
+            hostName: "ada-laptop",
+            session: PortalClient.ephemeralSession,
+            clock: clock
+        )
     }
 
     /// `portal ARGUMENTS…`, as the entry point runs it.
@@ -76,7 +82,8 @@ struct ClientCommandTests {
             #expect(await login.value == 0)  // MUT
             #expect(world.opened.values.isEmpty)
             #expect(
-                world.stdout.contains("Signed in to \(server.absoluteString) as Ada <ada@example.com> in Acme (acme)."))
+                world.stdout.contains("Signed in to \(server.absoluteString) as Ada <ada@example.com> in Acme (acme).")
+            )
             let stored = try #require(try world.store.load())
             #expect(stored.server == server)
             #expect(stored.clientID == "desktop")
@@ -120,7 +127,9 @@ struct ClientCommandTests {
             let software = ClientUserAgentTests.expected("portal/\(PortalClient.version)")
             #expect(confirm.text.contains(#"<dd class="ua">\#(software)</dd>"#), "\(confirm.text)")
             try await browser.post(
-                "/auth/device/confirm", [("user_code", userCode), ("org", "acme"), ("action", "approve")])
+                "/auth/device/confirm",
+                [("user_code", userCode), ("org", "acme"), ("action", "approve")]
+            )
             #expect(await login.value == 0)
         }
     }
@@ -157,7 +166,8 @@ struct ClientCommandTests {
             #expect(
                 world.opened.values.map(\.absoluteString) == [
                     "\(server.absoluteString)/auth/device?user_code=\(userCode)"
-                ])
+                ]
+            )
             let browser = Browser(app: app)
             try await browser.signIn()
             try await browser.approve(userCode, action: "deny")

@@ -82,7 +82,9 @@ struct ClientHeldPollTests {
     func longHoldIsNoTimeout() async throws {
         let settings = FakeTokenServer.Settings(interval: 1)
         try await withFakeServer(
-            settings, clock: SystemPollingClock(), script: { _, _ in .held(.seconds(31), then: .approved) }
+            settings,
+            clock: SystemPollingClock(),
+            script: { _, _ in .held(.seconds(31), then: .approved) }
         ) { server in
             let client = PortalClient(server: server.url, clientID: "desktop")
             let events = Recorder<PollEvent>()
@@ -97,12 +99,14 @@ struct ClientHeldPollTests {
 
     @Test(
         "a held poll cut off on the way (504, 502) is a failed poll, and the polls after it ask for no wait",
-        arguments: [(504, false), (502, false), (503, true)])
+        arguments: [(504, false), (502, false), (503, true)]
+    )
     func cutOff(status: Int, keepsAsking: Bool) async throws {
         let clock = VirtualClock()
         let failure = HTTPResponseStatus(statusCode: status)
         try await withFakeServer(
-            clock: clock, script: { poll, _ in poll == 1 ? .status(failure) : poll == 2 ? .pending : .approved }
+            clock: clock,
+            script: { poll, _ in poll == 1 ? .status(failure) : poll == 2 ? .pending : .approved }
         ) { server in
             let client = PortalClient(server: server.url, clientID: "desktop", clock: clock)
             let events = Recorder<PollEvent>()
@@ -114,7 +118,8 @@ struct ClientHeldPollTests {
             #expect(
                 events.values == [
                     .retrying(next: .seconds(10), reason: "HTTP \(status)"), .pending(next: .seconds(5)),
-                ])
+                ]
+            )
         }
     }
 
@@ -152,7 +157,9 @@ struct ClientHeldPollTests {
             try await Task.sleep(for: .milliseconds(500))
             let approving = clock.now
             let page = try await browser.post(
-                "/auth/device/confirm", [("user_code", signIn.userCode), ("org", "acme"), ("action", "approve")])
+                "/auth/device/confirm",
+                [("user_code", signIn.userCode), ("org", "acme"), ("action", "approve")]
+            )
             let approved = clock.now  // the approval is committed, the page says so
             #expect(page.text.contains("Device connected"))
 

@@ -23,7 +23,9 @@ struct ClientHostileCommandTests {
     func expectNoFakeLine(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let lines = text.split(separator: "\n")
         #expect(
-            !lines.contains { $0.hasPrefix("Signed in to https://portal.example.com") }, sourceLocation: sourceLocation)
+            !lines.contains { $0.hasPrefix("Signed in to https://portal.example.com") },
+            sourceLocation: sourceLocation
+        )
     }
 
     @Test("whoami shows hostile names and role names on one clean line each")
@@ -54,7 +56,8 @@ struct ClientHostileCommandTests {
 
             #expect(
                 await world.run(["login", "--server", server.url.absoluteString, "--client-id", "d", "--no-browser"])
-                    == 0)  // MUT
+                    == 0
+            )  // MUT
 
             expectTerminalSafe(world.stdout, "stdout")
             expectTerminalSafe(world.stderr, "stderr")
@@ -71,7 +74,9 @@ struct ClientHostileCommandTests {
             "error_description at the start",
             .init(replies: [
                 .deviceCode: .json(
-                    #"{"error": "invalid_request", "error_description": \#(quoted(hostileText))}"#, status: .badRequest)
+                    #"{"error": "invalid_request", "error_description": \#(quoted(hostileText))}"#,
+                    status: .badRequest
+                )
             ]), .approved
         ),
         (
@@ -79,7 +84,9 @@ struct ClientHostileCommandTests {
             .reply(
                 .json(
                     #"{"error": \#(quoted(hostileText)), "error_description": \#(quoted(hostileText))}"#,
-                    status: .badRequest))
+                    status: .badRequest
+                )
+            )
         ),
         ("user_code", .init(fields: [.deviceCode: ["user_code": quoted(hostileText)]]), .approved),
         ("a page that is not JSON", .init(replies: [.metadata: .page(hostileText)]), .approved),
@@ -244,7 +251,8 @@ struct ClientHostileCommandTests {
                 await world.run([
                     "login", "--server", remote, "--client-id", "desktop", "--no-browser", "--insecure-http",
                 ])
-                    == 0)  // MUT
+                    == 0
+            )  // MUT
             #expect(try world.store.load()?.server.absoluteString == remote)
             let warnings = world.errors.values.filter { $0.hasPrefix("warning: \(remote) is plain http") }
             #expect(warnings.count == 3)
@@ -262,13 +270,16 @@ struct ClientHostileCommandTests {
 
                 #expect(
                     await world.run(["login", "--server", new.url.absoluteString, "--client-id", "d", "--no-browser"])
-                        == 0)  // MUT
+                        == 0
+                )  // MUT
 
                 #expect(old.revoked == [Self.token.value])
                 #expect(!world.stdout.contains("is signed out"))
                 #expect(
                     world.stderr.contains(
-                        "warning: the previous sign-in on \(old.url.absoluteString) could not be revoked"))
+                        "warning: the previous sign-in on \(old.url.absoluteString) could not be revoked"
+                    )
+                )
                 #expect(world.stderr.contains("revoke it on \(old.url.absoluteString)/settings/devices"))
                 #expect(try world.store.load()?.server == new.url)
             }
@@ -299,7 +310,9 @@ struct ClientHostileCommandTests {
                     #expect(world.stderr.contains("and revoking it failed too"))
                     #expect(
                         world.stderr.contains(
-                            "revoke the device \"ada-laptop\" on \(server.url.absoluteString)/settings/devices"))
+                            "revoke the device \"ada-laptop\" on \(server.url.absoluteString)/settings/devices"
+                        )
+                    )
                 }
             }
         }
@@ -311,12 +324,15 @@ struct ClientHostileCommandTests {
             let world = try CommandWorld(clock: VirtualClock())
             defer { world.home.remove() }
             try FileManager.default.createDirectory(
-                at: world.credentialsFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+                at: world.credentialsFile.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
             _ = FileManager.default.createFile(atPath: world.credentialsFile.path, contents: Data("not json".utf8))
 
             #expect(
                 await world.run(["login", "--server", server.url.absoluteString, "--client-id", "d", "--no-browser"])
-                    == 0)  // MUT
+                    == 0
+            )  // MUT
 
             let warning = try #require(world.errors.values.first)
             #expect(warning.hasPrefix("warning: the sign-in stored in \(world.credentialsFile.path) cannot be read"))
@@ -357,7 +373,8 @@ struct ClientHostileCommandTests {
 
             #expect(
                 await world.run(["login", "--server", server.url.absoluteString, "--client-id", "d", "--no-browser"])
-                    == 0)  // MUT
+                    == 0
+            )  // MUT
 
             #expect(server.revoked == [Self.token.value])
             #expect(world.stdout.contains("The token is stored in \(world.keyring.location)."))

@@ -16,7 +16,9 @@ struct ClientHostileServerTests {
 
     @Test(
         "a redirect on any request is an error naming where it pointed; the other origin never hears of it",
-        arguments: [FakeTokenServer.Route.metadata, .deviceCode, .token, .revoke, .me], [302, 307] as [UInt])
+        arguments: [FakeTokenServer.Route.metadata, .deviceCode, .token, .revoke, .me],
+        [302, 307] as [UInt]
+    )
     func redirects(route: FakeTokenServer.Route, status: UInt) async throws {
         try await withHostileServer({ witness in
             var settings = FakeTokenServer.Settings(interval: 1)
@@ -67,7 +69,9 @@ struct ClientHostileServerTests {
 
     @Test(
         "metadata naming an endpoint off the issuer's origin is refused before anything is sent there",
-        arguments: ["device_authorization_endpoint", "token_endpoint", "revocation_endpoint"], 0..<4)
+        arguments: ["device_authorization_endpoint", "token_endpoint", "revocation_endpoint"],
+        0..<4
+    )
     func endpointsElsewhere(field: String, place: Int) async throws {
         let (name, address) = Self.elsewhere[place]
         let paths = [
@@ -98,7 +102,9 @@ struct ClientHostileServerTests {
 
     @Test(
         "verification pages off the issuer's origin are refused, and no poll is made",
-        arguments: ["verification_uri", "verification_uri_complete"], 0..<4)
+        arguments: ["verification_uri", "verification_uri_complete"],
+        0..<4
+    )
     func pagesElsewhere(field: String, place: Int) async throws {
         let (name, address) = Self.elsewhere[place]
         try await withHostileServer({ witness in
@@ -123,11 +129,13 @@ struct ClientHostileServerTests {
         arguments: [
             ("9223372036854775807", 60), ("4611686018427387904", 60), ("61", 60), ("60", 60), ("0", 1), ("-5", 1),
             ("-9223372036854775808", 1), ("null", 5),
-        ])
+        ]
+    )
     func intervals(raw: String, kept: Int) async throws {
         let clock = VirtualClock()
         try await withHostileServer(clock: clock, { _ in .init(fields: [.deviceCode: ["interval": raw]]) }) {
-            server, _ in
+            server,
+            _ in
             let client = PortalClient(server: server.url, clientID: "desktop", clock: clock)
             let signIn = try await client.startSignIn()
             #expect(signIn.interval == kept)  // MUT
@@ -143,7 +151,8 @@ struct ClientHostileServerTests {
             ("9223372036854775807", 86_400), ("4611686018427387904", 86_400), ("86401", 86_400), ("12", 12),
             ("0", nil), ("-1", nil), ("-9223372036854775808", nil), ("1e30", nil), ("\"900\"", nil), ("null", nil),
             ("99999999999999999999", nil),
-        ] as [(String, Int?)])
+        ] as [(String, Int?)]
+    )
     func expiries(raw: String, kept: Int?) async throws {
         let clock = VirtualClock()
         let settings = FakeTokenServer.Settings(interval: 60, fields: [.deviceCode: ["expires_in": raw]])
@@ -171,7 +180,8 @@ struct ClientHostileServerTests {
 
     @Test(
         "interval as a float, a string or a number too big for any integer is an error, not a crash",
-        arguments: ["1e30", "5.5", "\"5\"", "99999999999999999999", "[]"])
+        arguments: ["1e30", "5.5", "\"5\"", "99999999999999999999", "[]"]
+    )
     func unreadableIntervals(raw: String) async throws {
         try await withHostileServer({ _ in .init(fields: [.deviceCode: ["interval": raw]]) }) { server, _ in
             let client = PortalClient(server: server.url, clientID: "desktop", clock: VirtualClock())
@@ -194,7 +204,8 @@ struct ClientHostileServerTests {
             let events = Recorder<PollEvent>()
             _ = try await client.waitForToken(try await client.startSignIn()) { events.append($0) }  // MUT
             #expect(
-                server.spacing == ([35, 40, 45, 50, 55] + Array(repeating: 60, count: 14)).map { Duration.seconds($0) })
+                server.spacing == ([35, 40, 45, 50, 55] + Array(repeating: 60, count: 14)).map { Duration.seconds($0) }
+            )
             #expect(events.values.last == .slowDown(interval: .seconds(60)))
         }
     }
@@ -203,7 +214,10 @@ struct ClientHostileServerTests {
     func retryAfterCapped() async throws {
         let clock = VirtualClock()
         let busy = FakeTokenServer.Reply(
-            status: .serviceUnavailable, headers: ["Retry-After": "9223372036854775807"], body: "busy")
+            status: .serviceUnavailable,
+            headers: ["Retry-After": "9223372036854775807"],
+            body: "busy"
+        )
         try await withFakeServer(clock: clock, script: { poll, _ in poll == 1 ? .reply(busy) : .approved }) { server in
             let client = PortalClient(server: server.url, clientID: "desktop", clock: clock)
             _ = try await client.waitForToken(try await client.startSignIn())  // MUT
@@ -221,11 +235,13 @@ struct ClientHostileServerTests {
 
     @Test(
         "escape sequences in any text of the server never reach an error message",
-        arguments: FakeTokenServer.Route.allCases)
+        arguments: FakeTokenServer.Route.allCases
+    )
     func hostileTextInErrors(route: FakeTokenServer.Route) async throws {
         let oauthError = FakeTokenServer.Reply.json(
             #"{"error": \#(FakeTokenServer.quoted(hostileText)), "error_description": \#(FakeTokenServer.quoted(hostileText))}"#,
-            status: .badRequest)
+            status: .badRequest
+        )
         let replies: [FakeTokenServer.Reply] = [
             oauthError, .page(hostileText, status: .internalServerError), .page(hostileText),
             .redirect(.found, to: "http://evil.example/\u{1B}[2J\u{9B}31m\u{202E}\u{7F}"),
@@ -233,7 +249,8 @@ struct ClientHostileServerTests {
         // A revocation answered 200 has succeeded, whatever its body.
         for reply in replies where !(route == .revoke && reply.status == .ok) {
             try await withHostileServer({ _ in .init(replies: [route: reply]) }, script: { _, _ in .reply(reply) }) {
-                server, _ in
+                server,
+                _ in
                 let client = PortalClient(server: server.url, clientID: "desktop", clock: VirtualClock())
                 do {
                     switch route {  // MUT
@@ -254,11 +271,13 @@ struct ClientHostileServerTests {
 
     @Test(
         "a user code outside XXXX-XXXX in BCDFGHJKLMNPQRSTVWXZ is refused, shown safely",
-        arguments: [hostileText, "bcdf-ghjk", "BCDF-GHJK\n", "AEIO-UAEI", "BCDF-GHJ\u{202E}", ""])
+        arguments: [hostileText, "bcdf-ghjk", "BCDF-GHJK\n", "AEIO-UAEI", "BCDF-GHJ\u{202E}", ""]
+    )
     func userCodes(code: String) async throws {
         try await withHostileServer({ _ in .init(fields: [.deviceCode: ["user_code": FakeTokenServer.quoted(code)]]) })
         {
-            server, _ in
+            server,
+            _ in
             let client = PortalClient(server: server.url, clientID: "desktop", clock: VirtualClock())
             await #expect {
                 try await client.startSignIn()  // MUT
@@ -272,7 +291,8 @@ struct ClientHostileServerTests {
 
     @Test(
         "a token with a line break, a space or a control is refused, not stored or sent on",
-        arguments: ["abc\r\nX-Injected: 1", "ab cd", "ab\u{1B}[2J", ""])
+        arguments: ["abc\r\nX-Injected: 1", "ab cd", "ab\u{1B}[2J", ""]
+    )
     func tokens(token: String) async throws {
         let clock = VirtualClock()
         try await withHostileServer(
@@ -299,7 +319,8 @@ struct ClientHostileServerTests {
             for address in [remote, URL(string: "http://127.attacker.example")!] {
                 await #expect(
                     throws: PortalClientError.insecureTransport(
-                        address.appendingPathComponent(".well-known/oauth-authorization-server"))
+                        address.appendingPathComponent(".well-known/oauth-authorization-server")
+                    )
                 ) {
                     try await PortalClient(server: address, clientID: "desktop").metadata()  // MUT
                 }
@@ -312,7 +333,8 @@ struct ClientHostileServerTests {
             let allowed = PortalClient(server: remote, clientID: "desktop", allowsInsecureHTTP: true)
             #expect(
                 try await allowed.metadata().tokenEndpoint.absoluteString
-                    == "\(remote.absoluteString)/auth/device/token")  // MUT
+                    == "\(remote.absoluteString)/auth/device/token"
+            )  // MUT
             #expect(server.requests.count == 1)
         }
     }

@@ -43,7 +43,8 @@ struct ClientProcessTests {
 
             #expect(run.exited(0), "\(run)")
             #expect(
-                server.requests.map(\.userAgent) == [ClientUserAgentTests.expected("portal/\(PortalClient.version)")])
+                server.requests.map(\.userAgent) == [ClientUserAgentTests.expected("portal/\(PortalClient.version)")]
+            )
         }
     }
 
@@ -69,7 +70,8 @@ struct ClientProcessTests {
         "escape sequences in any string field that login, whoami or logout print before a poll: no control byte",
         arguments: ClientHostileCommandTests.everyField.indices.filter {
             ClientHostileCommandTests.everyField[$0].0 != .token
-        })
+        }
+    )
     func everyStringField(index: Int) async throws {
         let (route, field, raw, command) = ClientHostileCommandTests.everyField[index]
         try await withFakeServer(.init(fields: [route: [field: raw]]), clock: VirtualClock()) { server in
@@ -101,14 +103,17 @@ struct ClientProcessTests {
             ("9223372036854775807", "900", "15 minutes"), ("4611686018427387904", "900", "15 minutes"),
             ("9223372036854775807", "9223372036854775807", "1440 minutes"),
             ("60", "4611686018427387904", "1440 minutes"),
-        ])
+        ]
+    )
     func hostileTimes(interval: String, expiresIn: String, shown: String) async throws {
         let settings = FakeTokenServer.Settings(fields: [.deviceCode: ["interval": interval, "expires_in": expiresIn]])
         try await withFakeServer(settings, clock: SystemPollingClock(), script: { _, _ in .approved }) { server in
             let home = try TemporaryFolder()
             defer { home.remove() }
             let login = try PortalProcess(
-                ["login", "--server", server.url.absoluteString, "--client-id", "d", "--no-browser"], home: home)
+                ["login", "--server", server.url.absoluteString, "--client-id", "d", "--no-browser"],
+                home: home
+            )
 
             try await eventually(timeout: .seconds(30), "the wait") {
                 login.stdoutText.contains("Press Ctrl-C to cancel.") || !login.isRunning
@@ -144,7 +149,9 @@ struct ClientProcessTests {
             #expect(!String(decoding: run.stdout, as: UTF8.self).contains("Signed out"))
             #expect(
                 String(decoding: run.stderr, as: UTF8.self).contains(
-                    "a redirect to \(witness.url.absoluteString)/revoke"))
+                    "a redirect to \(witness.url.absoluteString)/revoke"
+                )
+            )
         }
     }
 
@@ -220,11 +227,13 @@ final class PortalProcess: Sendable {
     init(_ arguments: [String], home: TemporaryFolder) throws {
         // No backtracer: a trap ends the process at once, as SIGILL, instead of seconds later.
         child = try ChildProcess(
-            try Self.executable().path, arguments,
+            try Self.executable().path,
+            arguments,
             environment: [
                 "HOME": home.path, "XDG_CONFIG_HOME": home.path, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                 "SWIFT_BACKTRACE": "enable=no",
-            ])
+            ]
+        )
     }
 
     /// Runs `portal ARGUMENTS…` to its end.

@@ -19,7 +19,10 @@ func withRunningPortal(
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
     }
     var config = PortalConfig(
-        database: .sqliteFile(file), bcryptCost: 4, portalSecret: PortalSecret(String(repeating: "ab", count: 32)))
+        database: .sqliteFile(file),
+        bcryptCost: 4,
+        portalSecret: PortalSecret(String(repeating: "ab", count: 32))
+    )
     adjust(&config)
     let app = try await Application.make(.testing)
     app.directory = DirectoryConfiguration(workingDirectory: packageRoot)
@@ -87,7 +90,9 @@ func deadPort() throws -> Int {
 
 /// Waits (for real) until `condition` holds, checking every 20 ms.
 func eventually(
-    timeout: Duration = .seconds(10), _ what: String, _ condition: () throws -> Bool
+    timeout: Duration = .seconds(10),
+    _ what: String,
+    _ condition: () throws -> Bool
 ) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout

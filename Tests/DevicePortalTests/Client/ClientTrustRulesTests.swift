@@ -103,7 +103,9 @@ struct ClientTrustRulesTests {
 /// What no byte written to a terminal may be: a C0 control other than a line feed, DEL, a C1
 /// control (U+0080–U+009F), or a bidirectional embedding, override or isolate.
 func expectTerminalSafe(
-    _ bytes: Data, _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+    _ bytes: Data,
+    _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation
 ) {
     let bad = bytes.filter { ($0 < 0x20 && $0 != 0x0A) || $0 == 0x7F }
     #expect(bad.isEmpty, "\(what) has control bytes \(Array(bad))", sourceLocation: sourceLocation)
@@ -113,7 +115,10 @@ func expectTerminalSafe(
             || (0x2066...0x2069).contains($0.value)
     }
     #expect(
-        scalars.isEmpty, "\(what) has \(scalars.map { String($0.value, radix: 16) })", sourceLocation: sourceLocation)
+        scalars.isEmpty,
+        "\(what) has \(scalars.map { String($0.value, radix: 16) })",
+        sourceLocation: sourceLocation
+    )
 }
 
 func expectTerminalSafe(_ text: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -29,15 +29,19 @@ struct ClientUserAgentTests {
                 server.requests.map(\.path) == [
                     "/.well-known/oauth-authorization-server", "/auth/device/code", "/auth/device/token", "/me",
                     "/.well-known/oauth-authorization-server", "/auth/token/revoke",
-                ])
+                ]
+            )
             #expect(
                 server.requests.allSatisfy {
                     $0.userAgent == Self.expected("DevicePortalClient/\(PortalClient.version)")
-                })
+                }
+            )
             #expect(
                 PortalClient.defaultUserAgent.wholeMatch(
-                    of: /DevicePortalClient\/[0-9]+\.[0-9]+\.[0-9]+ \((Linux|macOS [0-9]+\.[0-9]+(\.[0-9]+)?)\)/)
-                    != nil)
+                    of: /DevicePortalClient\/[0-9]+\.[0-9]+\.[0-9]+ \((Linux|macOS [0-9]+\.[0-9]+(\.[0-9]+)?)\)/
+                )
+                    != nil
+            )
         }
     }
 
@@ -47,7 +51,8 @@ struct ClientUserAgentTests {
             (PortalClient.userAgent(product: "acme-desktop/2.3"), ClientUserAgentTests.expected("acme-desktop/2.3")),
             ("acme/1\r\nX-Injected: yes\u{7}", "acme/1X-Injected: yes"), ("café/1 ☕", "caf/1"),
             ("\r\n \u{1b}", PortalClient.defaultUserAgent), ("", PortalClient.defaultUserAgent),
-        ])
+        ]
+    )
     func appUserAgent(given: String, sent: String) async throws {
         let clock = VirtualClock()
         try await withFakeServer(clock: clock) { server in

@@ -5,8 +5,10 @@ import Testing
 @Suite("Client: credential stores")
 struct CredentialStoreTests {
     let credentials = StoredCredentials(
-        server: URL(string: "https://portal.example.com")!, clientID: "desktop",
-        token: AccessToken(String(repeating: "c0", count: 32)))
+        server: URL(string: "https://portal.example.com")!,
+        clientID: "desktop",
+        token: AccessToken(String(repeating: "c0", count: 32))
+    )
 
     @Test("the file store writes a 0600 file in a 0700 folder, atomically, and reads it back")
     func fileStore() async throws {
@@ -33,7 +35,8 @@ struct CredentialStoreTests {
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: file.deletingLastPathComponent().path) == [
                 "credentials.json"
-            ])
+            ]
+        )
         try store.delete()
         #expect(try store.load() == nil)
         try store.delete()
@@ -60,10 +63,12 @@ struct CredentialStoreTests {
     func standardLocation() {
         #expect(
             FileCredentialStore.standardLocation(environment: ["HOME": "/home/ada"])?.path
-                == "/home/ada/.config/devportal/credentials.json")
+                == "/home/ada/.config/devportal/credentials.json"
+        )
         #expect(
             FileCredentialStore.standardLocation(environment: ["HOME": "/home/ada", "XDG_CONFIG_HOME": "rel"])?.path
-                == "/home/ada/.config/devportal/credentials.json")
+                == "/home/ada/.config/devportal/credentials.json"
+        )
         #expect(FileCredentialStore.standardLocation(environment: [:]) == nil)
     }
 
@@ -143,7 +148,8 @@ struct CredentialStoreTests {
             chmod(fake.path, 0o755)
             let store = try #require(
                 SecretServiceCredentialStore(
-                    environment: ["PATH": tools.path + ":/usr/bin:/bin", "DBUS_SESSION_BUS_ADDRESS": "unix:x"]))
+                    environment: ["PATH": tools.path + ":/usr/bin:/bin", "DBUS_SESSION_BUS_ADDRESS": "unix:x"])
+            )
 
             #expect(try store.load() == nil)
             try store.save(credentials)  // MUT
@@ -167,7 +173,10 @@ struct CredentialStoreTests {
             if SecretServiceCredentialStore(environment: environment) != nil {
                 store = try #require(
                     SecretServiceCredentialStore(
-                        environment: environment, application: "devportal-test-\(UUID().uuidString)"))
+                        environment: environment,
+                        application: "devportal-test-\(UUID().uuidString)"
+                    )
+                )
             } else {
                 store = try CredentialStores.platformDefault(environment: environment)
                 #expect(store is FileCredentialStore)

@@ -48,6 +48,7 @@ struct DiscoveryTests {
     func formEncoding() {
         #expect(
             HTTPExchange.formEncoded([("device_name", "Ada's Mac & co"), ("a", "b=c")])
-                == "device_name=Ada%27s%20Mac%20%26%20co&a=b%3Dc")
+                == "device_name=Ada%27s%20Mac%20%26%20co&a=b%3Dc"
+        )
     }
 }

@@ -138,7 +138,8 @@ final class FakeTokenServer: Sendable {
     /// Starts a server; `script` gets the number of the poll (1 for the first) and the times of
     /// all polls so far, this one last.
     static func start(
-        _ settings: Settings = Settings(), clock: any PollingClock,
+        _ settings: Settings = Settings(),
+        clock: any PollingClock,
         script: @escaping @Sendable (_ poll: Int, _ times: [Duration]) -> Answer = { _, _ in .pending }
     ) async throws -> FakeTokenServer {
         let app = try await Application.make(.testing)
@@ -174,10 +175,13 @@ final class FakeTokenServer: Sendable {
             state.requests.withLockedValue {
                 $0.append(
                     Seen(
-                        method: request.method.rawValue, path: request.url.path,
+                        method: request.method.rawValue,
+                        path: request.url.path,
                         authorization: request.headers.first(name: .authorization),
                         userAgent: request.headers.first(name: .userAgent),
-                        prefer: request.headers.first(name: "Prefer")))
+                        prefer: request.headers.first(name: "Prefer")
+                    )
+                )
             }
             return try await next.respond(to: request)
         }
@@ -185,7 +189,10 @@ final class FakeTokenServer: Sendable {
 
     /// Routes are in place before the server starts; they learn its address from `Host`.
     private static func routes(
-        _ app: Application, _ settings: Settings, state: State, clock: any PollingClock,
+        _ app: Application,
+        _ settings: Settings,
+        state: State,
+        clock: any PollingClock,
         script: @escaping @Sendable (Int, [Duration]) -> Answer
     ) {
         @Sendable func origin(of req: Request) -> String { "http://" + (req.headers.first(name: .host) ?? "") }
@@ -195,24 +202,28 @@ final class FakeTokenServer: Sendable {
         }
         app.get(".well-known", "oauth-authorization-server") { req in
             answer(
-                .metadata, req,
+                .metadata,
+                req,
                 usual: [
                     ("issuer", quoted(settings.issuer ?? "{origin}")),
                     ("device_authorization_endpoint", quoted("{origin}/auth/device/code")),
                     ("token_endpoint", quoted(settings.tokenEndpoint ?? "{origin}/auth/device/token")),
                     ("revocation_endpoint", quoted("{origin}/auth/token/revoke")),
                     ("grant_types_supported", "[\(quoted(PortalClient.deviceCodeGrant))]"),
-                ])
+                ]
+            )
         }
         app.post("auth", "device", "code") { req in
             answer(
-                .deviceCode, req,
+                .deviceCode,
+                req,
                 usual: [
                     ("device_code", quoted("fake-device-code")), ("user_code", quoted("BCDF-GHJK")),
                     ("verification_uri", quoted("{origin}/auth/device")),
                     ("verification_uri_complete", quoted("{origin}/auth/device?user_code=BCDF-GHJK")),
                     ("expires_in", "\(settings.expiresIn)"), ("interval", "\(settings.interval)"),
-                ])
+                ]
+            )
         }
         @Sendable func token(_ scripted: Answer, _ req: Request) async throws -> Response {
             switch scripted {
@@ -236,13 +247,15 @@ final class FakeTokenServer: Sendable {
                 return response
             case .approved:
                 return answer(
-                    .token, req,
+                    .token,
+                    req,
                     usual: [
                         ("access_token", quoted(approvedToken)), ("token_type", quoted("Bearer")),
                         ("expires_in", "7776000"),
                         ("user", #"{"id": "u1", "email": "ada@example.com", "name": "Ada"}"#),
                         ("organization", #"{"id": "o1", "slug": "acme", "name": "Acme"}"#),
-                    ])
+                    ]
+                )
             }
         }
         app.post("auth", "device", "token") { req in
@@ -262,13 +275,15 @@ final class FakeTokenServer: Sendable {
         }
         app.get("me") { req in
             answer(
-                .me, req,
+                .me,
+                req,
                 usual: [
                     ("user", #"{"id": "u1", "email": "ada@example.com", "name": "Ada"}"#),
                     ("organization", #"{"id": "o1", "slug": "acme", "name": "Acme"}"#),
                     ("role", #"{"name": "admin", "permissions": ["org:read"]}"#),
                     ("auth", #"{"type": "api_token", "expires_at": "2027-03-01T10:00:00Z"}"#),
-                ])
+                ]
+            )
         }
     }
 
@@ -301,14 +316,17 @@ final class FakeTokenServer: Sendable {
 
     private static func oauthError(_ error: String, _ status: HTTPResponseStatus) -> Response {
         let body = object(
-            [("error", quoted(error)), ("error_description", quoted("scripted \(error)"))], replacing: [:])
+            [("error", quoted(error)), ("error_description", quoted("scripted \(error)"))],
+            replacing: [:]
+        )
         return Response(status: status, headers: ["Content-Type": "application/json"], body: .init(string: body))
     }
 }
 
 /// Runs `test` with a fake server, stopping it afterwards whatever happens.
 func withFakeServer(
-    _ settings: FakeTokenServer.Settings = .init(), clock: any PollingClock,
+    _ settings: FakeTokenServer.Settings = .init(),
+    clock: any PollingClock,
     script: @escaping @Sendable (_ poll: Int, _ times: [Duration]) -> FakeTokenServer.Answer = { _, _ in .pending },
     _ test: (FakeTokenServer) async throws -> Void
 ) async throws {

@@ -11,7 +11,8 @@ struct TokenPollingTests {
     func slowDownBacksOff() async throws {
         let clock = VirtualClock()
         try await withFakeServer(
-            clock: clock, script: { poll, _ in poll <= 3 ? .slowDown : poll <= 5 ? .pending : .approved }
+            clock: clock,
+            script: { poll, _ in poll <= 3 ? .slowDown : poll <= 5 ? .pending : .approved }
         ) { server in
             let client = PortalClient(server: server.url, clientID: "desktop", clock: clock)
             let signIn = try await client.startSignIn()
@@ -27,7 +28,8 @@ struct TokenPollingTests {
                 events.values == [
                     .slowDown(interval: .seconds(10)), .slowDown(interval: .seconds(15)),
                     .slowDown(interval: .seconds(20)), .pending(next: .seconds(20)), .pending(next: .seconds(20)),
-                ])
+                ]
+            )
         }
     }
 
@@ -111,7 +113,8 @@ struct TokenPollingTests {
                 events.values == [
                     .pending(next: .seconds(5)), .retrying(next: .seconds(10), reason: "HTTP 503"),
                     .retrying(next: .seconds(20), reason: "HTTP 503"),
-                ])
+                ]
+            )
         }
     }
 
@@ -161,7 +164,9 @@ struct TokenPollingTests {
     @Test("metadata naming another issuer is refused (RFC 8414 §3.3)")
     func issuerMismatch() async throws {
         try await withFakeServer(
-            .init(issuer: "https://portal.example.com"), clock: VirtualClock(), script: { _, _ in .pending }
+            .init(issuer: "https://portal.example.com"),
+            clock: VirtualClock(),
+            script: { _, _ in .pending }
         ) { server in
             let client = PortalClient(server: server.url, clientID: "desktop")
             await #expect {

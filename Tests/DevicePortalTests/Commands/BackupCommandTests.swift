@@ -29,7 +29,8 @@ struct BackupCommandTests {
                 // Arrange: rows, then a writer that keeps adding more while the backup runs.
                 for index in 0..<20 {
                     try await User(email: "before\(index)@example.com", name: "Before", passwordHash: "x").create(
-                        on: app.db)
+                        on: app.db
+                    )
                 }
                 before = try await emails(app)
                 let stop = NIOLockedValueBox(false)

@@ -11,11 +11,17 @@ struct CommandTests {
     func happyPath() async throws {
         try await withPortal { app in
             let created = try await runCommand(
-                app, "create-user", ["--email", "Ada@Example.com", "--name", "Ada", "--password", "long enough"])
+                app,
+                "create-user",
+                ["--email", "Ada@Example.com", "--name", "Ada", "--password", "long enough"]
+            )
             #expect(created.contains("Created user ada@example.com"))
             #expect(try await runCommand(app, "create-org", ["--slug", "acme", "--name", "Acme"]).contains("acme"))
             let added = try await runCommand(
-                app, "add-member", ["--org", "acme", "--email", "ADA@example.com", "--role", "owner"])
+                app,
+                "add-member",
+                ["--org", "acme", "--email", "ADA@example.com", "--role", "owner"]
+            )
             #expect(added.contains("as owner"))
             let client = try await runCommand(app, "create-client", ["--client-id", "desktop", "--name", "Desktop"])
             #expect(client.contains("public client desktop"))
@@ -55,7 +61,8 @@ struct CommandTests {
             ("create-role", ["--org", "acme", "--name", "admin", "--permissions", "members:read"], "not a valid role"),
             ("create-role", ["--org", "acme", "--name", "analyst", "--permissions", "root:all"], "Unknown permission"),
             ("revoke-tokens", ["--email", "nobody@example.com"], "No user"),
-        ])
+        ]
+    )
     func refusals(command: String, arguments: [String], message: String) async throws {
         try await withPortal { app in
             let fixtures = Fixtures(app: app)
@@ -85,7 +92,10 @@ struct CommandTests {
             let organization = try await fixtures.organization()
             try await fixtures.member(ada, of: organization, as: "owner")
             let demote = await commandFailure(
-                app, "set-role", ["--org", "acme", "--email", "ada@example.com", "--role", "admin"])
+                app,
+                "set-role",
+                ["--org", "acme", "--email", "ada@example.com", "--role", "admin"]
+            )
             #expect(demote?.contains("at least one owner") == true)
             let remove = await commandFailure(app, "remove-member", ["--org", "acme", "--email", "ada@example.com"])
             #expect(remove?.contains("at least one owner") == true)
@@ -93,7 +103,10 @@ struct CommandTests {
             let bob = try await fixtures.user("bob@example.com", name: "Bob")
             try await fixtures.member(bob, of: organization, as: "owner")
             let output = try await runCommand(
-                app, "set-role", ["--org", "acme", "--email", "ada@example.com", "--role", "viewer"])
+                app,
+                "set-role",
+                ["--org", "acme", "--email", "ada@example.com", "--role", "viewer"]
+            )
             #expect(output.contains("now viewer"))
         }
     }
@@ -141,7 +154,10 @@ struct CommandTests {
     func confidentialClient() async throws {
         try await withPortal { app in
             let output = try await runCommand(
-                app, "create-client", ["--client-id", "warehouse", "--name", "Warehouse", "--confidential"])
+                app,
+                "create-client",
+                ["--client-id", "warehouse", "--name", "Warehouse", "--confidential"]
+            )
             let secret = try #require(output.firstMatch(of: /[0-9a-f]{64}/).map { String($0.0) })
             let client = try #require(try await OAuthClient.find(clientID: "warehouse", on: app.db))
             #expect(client.secretHash == OpaqueSecret.hash(secret))
@@ -156,11 +172,15 @@ struct CommandTests {
             let boss = try await fixtures.user("boss@example.com")
             try await fixtures.member(boss, of: acme, as: "owner")
             let output = try await runCommand(
-                app, "create-role", ["--org", "acme", "--name", "analyst", "--permissions", "queries:run, audit:read"])
+                app,
+                "create-role",
+                ["--org", "acme", "--name", "analyst", "--permissions", "queries:run, audit:read"]
+            )
             #expect(output.contains("queries:run"))
             try await runCommand(app, "set-role", ["--org", "acme", "--email", "ada@example.com", "--role", "analyst"])
             let membership = try #require(
-                try await Membership.find(userID: ada.requireID(), organizationID: acme.requireID(), on: app.db))
+                try await Membership.find(userID: ada.requireID(), organizationID: acme.requireID(), on: app.db)
+            )
             #expect(membership.role.name == "analyst")
             #expect(membership.role.permissions == [.queriesRun, .auditRead])
         }

@@ -48,7 +48,8 @@ struct ConfigTests {
             ("DATABASE_URL", "mysql://db/portal"), ("DATABASE_URL", "postgres://"), ("PUBLIC_BASE_URL", "ftp://x"),
             ("PUBLIC_BASE_URL", "portal.example.com"), ("AUTO_MIGRATE", "maybe"), ("BCRYPT_COST", "4"),
             ("SESSION_JWT_TTL", "1e9"), ("DATABASE_POOL_SIZE", "0"), ("DATABASE_POOL_SIZE", "many"),
-        ])
+        ]
+    )
     func refusals(variable: String, value: String) {
         do {
             _ = try load([variable: value])  // MUT
@@ -158,10 +159,12 @@ struct SecretAndProxyConfigTests {
         // A client cannot forge its way in front of the proxy: the first untrusted hop from the right wins.
         #expect(
             ClientAddress.of(peer: "10.0.0.5", forwardedFor: ["1.2.3.4, 203.0.113.9"], trusted: proxies)
-                == "203.0.113.9")
+                == "203.0.113.9"
+        )
         #expect(
             ClientAddress.of(peer: "10.0.0.5", forwardedFor: ["203.0.113.9, 10.0.0.7"], trusted: proxies)
-                == "203.0.113.9")
+                == "203.0.113.9"
+        )
         // An untrusted peer's header is ignored.
         #expect(ClientAddress.of(peer: "198.51.100.1", forwardedFor: ["1.2.3.4"], trusted: proxies) == "198.51.100.1")
         #expect(ClientAddress.of(peer: "10.0.0.5", forwardedFor: ["garbage"], trusted: proxies) == "10.0.0.5")

@@ -19,41 +19,76 @@ struct ResourcesTests {
 
     static let cases: [Case] = [
         Case(
-            testDescription: "PORTAL_RESOURCES wins over the other two", setting: "/usr/share/portal",
-            holding: ["/usr/share/portal/", "/srv/", "/opt/portal/"], chosen: "/usr/share/portal/",
-            searched: ["/usr/share/portal/"]),
+            testDescription: "PORTAL_RESOURCES wins over the other two",
+            setting: "/usr/share/portal",
+            holding: ["/usr/share/portal/", "/srv/", "/opt/portal/"],
+            chosen: "/usr/share/portal/",
+            searched: ["/usr/share/portal/"]
+        ),
         Case(
-            testDescription: "PORTAL_RESOURCES without them: no other folder is used", setting: "/usr/share/portal/",
-            holding: ["/srv/", "/opt/portal/"], chosen: nil, searched: ["/usr/share/portal/"]),
+            testDescription: "PORTAL_RESOURCES without them: no other folder is used",
+            setting: "/usr/share/portal/",
+            holding: ["/srv/", "/opt/portal/"],
+            chosen: nil,
+            searched: ["/usr/share/portal/"]
+        ),
         Case(
-            testDescription: "a relative PORTAL_RESOURCES is taken from the working directory", setting: "share/../res",
-            holding: ["/srv/res/"], chosen: "/srv/res/", searched: ["/srv/res/"]),
+            testDescription: "a relative PORTAL_RESOURCES is taken from the working directory",
+            setting: "share/../res",
+            holding: ["/srv/res/"],
+            chosen: "/srv/res/",
+            searched: ["/srv/res/"]
+        ),
         Case(
-            testDescription: "an empty PORTAL_RESOURCES counts as unset", setting: "", holding: ["/srv/"],
-            chosen: "/srv/", searched: ["/srv/", "/opt/portal/"]),
+            testDescription: "an empty PORTAL_RESOURCES counts as unset",
+            setting: "",
+            holding: ["/srv/"],
+            chosen: "/srv/",
+            searched: ["/srv/", "/opt/portal/"]
+        ),
         Case(
-            testDescription: "unset: the working directory first", holding: ["/srv/", "/opt/portal/"],
-            chosen: "/srv/", searched: ["/srv/", "/opt/portal/"]),
+            testDescription: "unset: the working directory first",
+            holding: ["/srv/", "/opt/portal/"],
+            chosen: "/srv/",
+            searched: ["/srv/", "/opt/portal/"]
+        ),
         Case(
             testDescription: "unset: beside the executable when the working directory has none",
-            workingDirectory: "/", holding: ["/opt/portal/"], chosen: "/opt/portal/", searched: ["/", "/opt/portal/"]),
-        Case(
-            testDescription: "nowhere: every place looked in is named", holding: [], chosen: nil,
-            searched: ["/srv/", "/opt/portal/"]),
-        Case(
-            testDescription: "an executable whose folder is unknown", executableDirectory: nil,
+            workingDirectory: "/",
             holding: ["/opt/portal/"],
-            chosen: nil, searched: ["/srv/"]),
+            chosen: "/opt/portal/",
+            searched: ["/", "/opt/portal/"]
+        ),
         Case(
-            testDescription: "started from the executable's folder: looked in once", workingDirectory: "/opt/portal",
-            holding: [], chosen: nil, searched: ["/opt/portal/"]),
+            testDescription: "nowhere: every place looked in is named",
+            holding: [],
+            chosen: nil,
+            searched: ["/srv/", "/opt/portal/"]
+        ),
+        Case(
+            testDescription: "an executable whose folder is unknown",
+            executableDirectory: nil,
+            holding: ["/opt/portal/"],
+            chosen: nil,
+            searched: ["/srv/"]
+        ),
+        Case(
+            testDescription: "started from the executable's folder: looked in once",
+            workingDirectory: "/opt/portal",
+            holding: [],
+            chosen: nil,
+            searched: ["/opt/portal/"]
+        ),
     ]
 
     @Test("the choice between PORTAL_RESOURCES, the working directory and the executable's folder", arguments: cases)
     func choice(_ expected: Case) {
         let resources = PortalResources.choose(
-            setting: expected.setting, workingDirectory: expected.workingDirectory,
-            executableDirectory: expected.executableDirectory, holdsResources: expected.holding.contains)  // MUT
+            setting: expected.setting,
+            workingDirectory: expected.workingDirectory,
+            executableDirectory: expected.executableDirectory,
+            holdsResources: expected.holding.contains
+        )  // MUT
         #expect(resources.directory == expected.chosen)
         #expect(resources.searched.map(\.directory) == expected.searched)
     }
@@ -83,7 +118,11 @@ struct ResourcesTests {
         let app = try await Application.make(Environment(name: "testing", arguments: ["portal", "serve"]))
         app.directory = DirectoryConfiguration(workingDirectory: empty)
         let resources = PortalResources.choose(
-            setting: nil, workingDirectory: empty, executableDirectory: empty + "bin", holdsResources: { _ in false })
+            setting: nil,
+            workingDirectory: empty,
+            executableDirectory: empty + "bin",
+            holdsResources: { _ in false }
+        )
         let config = PortalConfig(database: .sqliteFile(empty + "portal.sqlite"), bcryptCost: 4, resources: resources)
         var message = ""
         do {
@@ -104,8 +143,11 @@ struct ResourcesTests {
         let app = try await Application.make(Environment(name: "testing", arguments: ["portal", "demo"]))
         app.directory = DirectoryConfiguration(workingDirectory: packageRoot)
         let resources = PortalResources.choose(
-            setting: "/nonexistent/portal", workingDirectory: packageRoot, executableDirectory: nil,
-            holdsResources: { PortalResources.missingFiles(in: $0).isEmpty })
+            setting: "/nonexistent/portal",
+            workingDirectory: packageRoot,
+            executableDirectory: nil,
+            holdsResources: { PortalResources.missingFiles(in: $0).isEmpty }
+        )
         var message = ""
         do {
             try configure(app, with: PortalConfig(database: .sqliteMemory, bcryptCost: 4, resources: resources))  // MUT
@@ -128,8 +170,11 @@ struct ResourcesTests {
         let css = URL(fileURLWithPath: copy + "Public/css/portal.css")
         try (try String(contentsOf: css, encoding: .utf8) + marker).write(to: css, atomically: true, encoding: .utf8)
         let resources = PortalResources.choose(
-            setting: copy, workingDirectory: packageRoot, executableDirectory: nil,
-            holdsResources: { PortalResources.missingFiles(in: $0).isEmpty })
+            setting: copy,
+            workingDirectory: packageRoot,
+            executableDirectory: nil,
+            holdsResources: { PortalResources.missingFiles(in: $0).isEmpty }
+        )
         try await withPortal({ $0.resources = resources }) { app in
             #expect(app.directory.viewsDirectory == copy + "Templates/")
             #expect(app.directory.publicDirectory == copy + "Public/")

@@ -18,7 +18,8 @@ struct PreparedStatementsSettingTests {
             ([:], url + "?prepared_statements=false", false, url),
             ([:], url + "?sslmode=require&prepared_statements=false", false, url + "?sslmode=require"),
             (["DATABASE_PREPARED_STATEMENTS": "false"], url + "?prepared_statements=true", true, url),
-        ])
+        ]
+    )
     func parsing(_ extra: [String: String], _ databaseURL: String, _ prepared: Bool, _ driverURL: String) throws {
         let env = extra.merging(["DATABASE_URL": databaseURL, "PORTAL_SECRET": String(repeating: "ab", count: 32)]) {
             $1
@@ -32,7 +33,8 @@ struct PreparedStatementsSettingTests {
         "a value other than true or false names the variable",
         arguments: [
             ["DATABASE_URL": url + "?prepared_statements=maybe"], ["DATABASE_PREPARED_STATEMENTS": "sometimes"],
-        ])
+        ]
+    )
     func badValues(_ env: [String: String]) {
         let env = env.merging(["PORTAL_SECRET": String(repeating: "ab", count: 32), "DATABASE_URL": Self.url]) { a, _ in
             a

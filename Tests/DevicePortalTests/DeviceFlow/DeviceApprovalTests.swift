@@ -97,7 +97,8 @@ struct DeviceApprovalTests {
             let (code, browser) = try await DesktopApp(app: app).codeAndSignedInBrowser()
             let response = try await browser.post(
                 "/auth/device/confirm",
-                [("user_code", code.userCode), ("org", "acme"), ("action", "approve"), ("csrf_token", "")])  // MUT
+                [("user_code", code.userCode), ("org", "acme"), ("action", "approve"), ("csrf_token", "")]
+            )  // MUT
             #expect(response.status == .forbidden)
             #expect(try await DeviceAuthorization.query(on: app.db).first()?.status == .pending)
         }
@@ -114,14 +115,18 @@ struct DeviceApprovalTests {
             let denied = try await desktop.requestCode()
             try await browser.approve(denied.userCode, action: "deny")
             let again = try await browser.post(
-                "/auth/device/confirm", [("user_code", denied.userCode), ("org", "acme"), ("action", "approve")])
+                "/auth/device/confirm",
+                [("user_code", denied.userCode), ("org", "acme"), ("action", "approve")]
+            )
             #expect(again.status == .conflict)
             #expect(again.text.contains("already approved or denied"))
 
             let approved = try await desktop.requestCode()
             #expect(try await browser.approve(approved.userCode).status == .ok)
             let twice = try await browser.post(
-                "/auth/device/confirm", [("user_code", approved.userCode), ("org", "acme"), ("action", "deny")])
+                "/auth/device/confirm",
+                [("user_code", approved.userCode), ("org", "acme"), ("action", "deny")]
+            )
             #expect(twice.status == .conflict)
 
             let expired = try await desktop.requestCode()
@@ -166,8 +171,10 @@ struct DeviceApprovalTests {
             #expect((1...60).contains(retryAfter))
             #expect(
                 try await browser.post(
-                    "/auth/device/confirm", [("user_code", code.userCode), ("org", "acme"), ("action", "approve")]
-                ).status == .tooManyRequests)
+                    "/auth/device/confirm",
+                    [("user_code", code.userCode), ("org", "acme"), ("action", "approve")]
+                ).status == .tooManyRequests
+            )
             #expect(try await DeviceAuthorization.query(on: app.db).first()?.status == .pending)
         }
     }

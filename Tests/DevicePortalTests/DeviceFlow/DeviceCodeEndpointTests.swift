@@ -63,8 +63,11 @@ struct DeviceCodeEndpointTests {
                 #expect(try response.oauthError == error, "\(fields.map(\.0))")
             }
             let json = try await app.testing().sendRequest(
-                .POST, "/auth/device/code", headers: ["Content-Type": "application/json"],
-                body: ByteBuffer(string: #"{"client_id":"desktop"}"#))
+                .POST,
+                "/auth/device/code",
+                headers: ["Content-Type": "application/json"],
+                body: ByteBuffer(string: #"{"client_id":"desktop"}"#)
+            )
             #expect(json.status == .badRequest)
             #expect(try json.oauthError == "invalid_request")
             #expect(try await DeviceAuthorization.query(on: app.db).count() == 0)
@@ -97,7 +100,9 @@ struct DeviceCodeEndpointTests {
         try await withPortal { app in
             try await Fixtures(app: app).client()
             let response = try await request(
-                app, [("client_id", "desktop"), ("device_name", String(repeating: "é", count: 100))])
+                app,
+                [("client_id", "desktop"), ("device_name", String(repeating: "é", count: 100))]
+            )
             #expect(response.status == .ok)
         }
     }

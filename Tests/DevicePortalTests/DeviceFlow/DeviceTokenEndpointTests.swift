@@ -34,8 +34,11 @@ struct DeviceTokenEndpointTests {
                 #expect(response.headers.first(name: .cacheControl) == "no-store")
             }
             let json = try await app.testing().sendRequest(
-                .POST, "/auth/device/token", headers: ["Content-Type": "application/json"],
-                body: ByteBuffer(string: #"{"grant_type":"x"}"#))
+                .POST,
+                "/auth/device/token",
+                headers: ["Content-Type": "application/json"],
+                body: ByteBuffer(string: #"{"grant_type":"x"}"#)
+            )
             #expect(json.status == .badRequest)
             #expect(try json.oauthError == "invalid_request")
         }
@@ -163,8 +166,13 @@ struct DeviceTokenEndpointTests {
                         do {
                             // MUT
                             _ = try await DeviceTokenController.redeem(
-                                authorizationID, clientID: client.requireID(), organizationID: organization.requireID(),
-                                serverTokenTTL: 3_600, at: Date(), on: app.db)
+                                authorizationID,
+                                clientID: client.requireID(),
+                                organizationID: organization.requireID(),
+                                serverTokenTTL: 3_600,
+                                at: Date(),
+                                on: app.db
+                            )
                             return "token"
                         } catch let error as JSONError {
                             return error.error

@@ -13,15 +13,19 @@ struct HeldPollTests {
         var headers = formHeaders
         if let wait { headers.add(name: "Prefer", value: "wait=\(wait)") }
         return try await app.testing().sendRequest(
-            .POST, "/auth/device/token", headers: headers,
+            .POST,
+            "/auth/device/token",
+            headers: headers,
             body: formBody([
                 ("grant_type", DeviceTokenController.grantType), ("device_code", deviceCode), ("client_id", "desktop"),
-            ]))
+            ])
+        )
     }
 
     @Test(
         "an approval answers the held poll at once, with the token and Preference-Applied",
-        arguments: ["approve", "deny"])
+        arguments: ["approve", "deny"]
+    )
     func decisionAnswers(_ action: String) async throws {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
@@ -159,7 +163,8 @@ struct HeldPollTests {
             (["wait=100"], 30),
             (["wait=0"], nil), (["wait=-1"], nil), (["wait=abc"], nil), (["return=minimal"], nil), ([], nil),
             (["wait=99999999999999999999"], nil), (["wait=5; foo=bar"], 5),
-        ] as [([String], Int?)])
+        ] as [([String], Int?)]
+    )
     func preferParsing(_ headers: [String], _ seconds: Int?) {
         #expect(PreferWait.seconds(in: headers) == seconds)  // MUT
     }

@@ -12,7 +12,8 @@ struct ClientIdentityLimitsTests {
         arguments: [
             ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"), ("2001:db8:1:2:ffff:ffff:ffff:fffe", "2001:db8:1:2::/64"),
             ("203.0.113.7", "203.0.113.7"), ("::ffff:203.0.113.7", "::ffff:203.0.113.7"), ("not an ip", "not an ip"),
-        ])
+        ]
+    )
     func rateLimitKeys(_ address: String, _ key: String) {
         #expect(ClientAddress.rateLimitKey(address) == key)  // MUT
     }
@@ -24,11 +25,14 @@ struct ClientIdentityLimitsTests {
             var statuses: [HTTPStatus] = []
             for index in 1...32 {
                 let answer = try await app.testing().sendRequest(
-                    .POST, "/auth/device/code",
+                    .POST,
+                    "/auth/device/code",
                     headers: [
                         "Content-Type": "application/x-www-form-urlencoded",
                         "X-Forwarded-For": "2001:db8:7:7::\(String(index, radix: 16))",
-                    ], body: formBody([("client_id", "desktop")]))  // MUT
+                    ],
+                    body: formBody([("client_id", "desktop")])
+                )  // MUT
                 statuses.append(answer.status)
             }
             #expect(statuses.filter { $0 == .ok }.count == 30)

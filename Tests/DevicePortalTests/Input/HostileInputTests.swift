@@ -53,9 +53,14 @@ struct HostileInputTests {
             ]
             for (contentType, body) in cases {
                 let answer = try await browser.postRaw(
-                    "/orgs/acme/logo?csrf_token=\(csrf)", body, contentType: contentType)  // MUT
+                    "/orgs/acme/logo?csrf_token=\(csrf)",
+                    body,
+                    contentType: contentType
+                )  // MUT
                 #expect(
-                    answer.status.code >= 400 && answer.status.code < 500, "\(contentType) \(body.debugDescription)")
+                    answer.status.code >= 400 && answer.status.code < 500,
+                    "\(contentType) \(body.debugDescription)"
+                )
             }
             #expect(try await OrganizationLogo.query(on: app.db).count() == 0)
         }
@@ -69,8 +74,10 @@ struct HostileInputTests {
                 let browser = Browser(app: app)
                 try await browser.get("/login")
                 let answer = try await browser.postRaw(
-                    "/login", body + "&csrf_token=\(browser.csrfToken ?? "")",
-                    contentType: "application/x-www-form-urlencoded")  // MUT
+                    "/login",
+                    body + "&csrf_token=\(browser.csrfToken ?? "")",
+                    contentType: "application/x-www-form-urlencoded"
+                )  // MUT
                 #expect(answer.status == .badRequest, "\(body)")
                 #expect(answer.headers.contentType == .html)
             }
@@ -93,7 +100,11 @@ struct HostileInputTests {
             ]
             for (path, body) in requests {
                 let answer = try await app.testing().sendRequest(
-                    .POST, path, headers: formHeaders, body: ByteBuffer(string: body))  // MUT
+                    .POST,
+                    path,
+                    headers: formHeaders,
+                    body: ByteBuffer(string: body)
+                )  // MUT
                 #expect(answer.status.code >= 400 && answer.status.code < 500, "\(path) \(body)")
                 #expect(try !answer.oauthError.isEmpty, "\(path) \(body)")
             }
@@ -106,8 +117,11 @@ struct HostileInputTests {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
             let answer = try await app.testing().sendRequest(
-                .POST, "/auth/device/code", headers: formHeaders,
-                body: ByteBuffer(string: "client_id=desktop&\u{301}device_name=x"))  // MUT
+                .POST,
+                "/auth/device/code",
+                headers: formHeaders,
+                body: ByteBuffer(string: "client_id=desktop&\u{301}device_name=x")
+            )  // MUT
             #expect(answer.status == .ok)
         }
     }
@@ -144,7 +158,11 @@ struct HostileInputTests {
             let headers: HTTPHeaders = ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]
             for body in [#"{"name":"a\u0000b","permissions":[]}"#, #"{"name":"ab","permissions":["\u0000"]}"#] {
                 let answer = try await app.testing().sendRequest(
-                    .POST, "/api/orgs/acme/roles", headers: headers, body: ByteBuffer(string: body))  // MUT
+                    .POST,
+                    "/api/orgs/acme/roles",
+                    headers: headers,
+                    body: ByteBuffer(string: body)
+                )  // MUT
                 #expect(answer.status == .badRequest, "\(body)")
             }
             #expect(try await Role.query(on: app.db).filter(\.$organization.$id == acme.requireID()).count() == 0)
@@ -162,8 +180,11 @@ struct HostileInputTests {
             ]
             for (name, status) in cases {
                 let answer = try await app.testing().sendRequest(
-                    .POST, "/auth/device/code", headers: formHeaders,
-                    body: formBody([("client_id", "desktop"), ("device_name", name)]))  // MUT
+                    .POST,
+                    "/auth/device/code",
+                    headers: formHeaders,
+                    body: formBody([("client_id", "desktop"), ("device_name", name)])
+                )  // MUT
                 #expect(answer.status == status, "\(name.unicodeScalars.count) scalars")
             }
         }
@@ -176,7 +197,11 @@ struct HostileInputTests {
             var headers = formHeaders
             headers.add(name: .userAgent, value: "evil\u{1b}[2J\u{7}app\u{0}/1")
             let answer = try await app.testing().sendRequest(
-                .POST, "/auth/device/code", headers: headers, body: formBody([("client_id", "desktop")]))  // MUT
+                .POST,
+                "/auth/device/code",
+                headers: headers,
+                body: formBody([("client_id", "desktop")])
+            )  // MUT
             #expect(answer.status == .ok)
             let stored = try await DeviceAuthorization.query(on: app.db).first()?.requesterUserAgent
             #expect(stored == "evil[2Japp/1")
@@ -208,7 +233,8 @@ struct HostileInputTests {
             (String(repeating: "x", count: 71), false),
             ("a b", true), ("ab ", false), ("----WebKitFormBoundary7MA4YWxkTrZu0gW", true), ("a\"b", false),
             ("é", false),
-        ])
+        ]
+    )
     func boundaries(_ boundary: String, _ valid: Bool) {
         #expect(MultipartBoundary.isValid(boundary) == valid)  // MUT
     }

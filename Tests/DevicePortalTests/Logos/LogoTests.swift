@@ -35,7 +35,8 @@ struct LogoTests {
         arguments: [
             Accepted(type: "image/png", data: LogoSamples.png), Accepted(type: "image/jpeg", data: LogoSamples.jpeg),
             Accepted(type: "image/gif", data: LogoSamples.gif), Accepted(type: "image/webp", data: LogoSamples.webp),
-        ])
+        ]
+    )
     func accepted(_ sample: Accepted) async throws {
         try await withPortal { app in
             let (cast, browser) = try await signedIn("admin", app)
@@ -51,7 +52,9 @@ struct LogoTests {
             #expect(events.count == 1)
             #expect(events.first?.actor == "admin@acme.example")
             let details = try JSONDecoder().decode(
-                [String: String].self, from: Data(try #require(events.first).details.utf8))
+                [String: String].self,
+                from: Data(try #require(events.first).details.utf8)
+            )
             #expect(details["content_type"] == sample.type)
             #expect(details["bytes"] == String(sample.data.count))
 
@@ -67,11 +70,13 @@ struct LogoTests {
             #expect(etag == "\"\(stored.sha256)\"")
 
             let again = try await app.testing().sendRequest(
-                .GET, "/orgs/acme/logo",
+                .GET,
+                "/orgs/acme/logo",
                 headers: [
                     "Cookie": browser.cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "),
                     "If-None-Match": etag,
-                ])
+                ]
+            )
             #expect(again.status == .notModified)
             #expect(again.body.readableBytes == 0)
         }
@@ -91,29 +96,63 @@ struct LogoTests {
         "anything but a PNG, JPEG, GIF or WebP of at most 512 KiB is refused with a clear message, and the logo stays",
         arguments: [
             Refused(
-                kind: "SVG named logo.png, declared image/png", data: LogoSamples.svg, filename: "logo.png",
-                declaredType: "image/png", status: .unsupportedMediaType, message: "The file is image/svg+xml"),
+                kind: "SVG named logo.png, declared image/png",
+                data: LogoSamples.svg,
+                filename: "logo.png",
+                declaredType: "image/png",
+                status: .unsupportedMediaType,
+                message: "The file is image/svg+xml"
+            ),
             Refused(
-                kind: "HTML", data: LogoSamples.html, filename: "logo.gif", declaredType: "image/gif",
-                status: .unsupportedMediaType, message: "The file is text/html"),
+                kind: "HTML",
+                data: LogoSamples.html,
+                filename: "logo.gif",
+                declaredType: "image/gif",
+                status: .unsupportedMediaType,
+                message: "The file is text/html"
+            ),
             Refused(
-                kind: "an ELF executable", data: LogoSamples.elf, filename: "logo.webp", declaredType: "image/webp",
-                status: .unsupportedMediaType, message: "The file is application/x-executable"),
+                kind: "an ELF executable",
+                data: LogoSamples.elf,
+                filename: "logo.webp",
+                declaredType: "image/webp",
+                status: .unsupportedMediaType,
+                message: "The file is application/x-executable"
+            ),
             Refused(
-                kind: "a text file", data: LogoSamples.text, filename: "logo.jpg", declaredType: "image/jpeg",
-                status: .unsupportedMediaType, message: "must be a PNG, JPEG, GIF or WebP image"),
+                kind: "a text file",
+                data: LogoSamples.text,
+                filename: "logo.jpg",
+                declaredType: "image/jpeg",
+                status: .unsupportedMediaType,
+                message: "must be a PNG, JPEG, GIF or WebP image"
+            ),
             Refused(
-                kind: "PNG's signature followed by junk", data: LogoSamples.fakePNG, filename: "logo.png",
-                declaredType: "image/png", status: .unsupportedMediaType,
-                message: "The file is application/octet-stream"),
+                kind: "PNG's signature followed by junk",
+                data: LogoSamples.fakePNG,
+                filename: "logo.png",
+                declaredType: "image/png",
+                status: .unsupportedMediaType,
+                message: "The file is application/octet-stream"
+            ),
             Refused(
-                kind: "an empty file", data: Data(), filename: "logo.png", declaredType: "image/png",
-                status: .unprocessableEntity, message: "The file is empty."),
+                kind: "an empty file",
+                data: Data(),
+                filename: "logo.png",
+                declaredType: "image/png",
+                status: .unprocessableEntity,
+                message: "The file is empty."
+            ),
             Refused(
-                kind: "a PNG of 512 KiB + 1 byte", data: LogoSamples.png(size: 512 * 1024 + 1), filename: "logo.png",
-                declaredType: "image/png", status: .payloadTooLarge,
-                message: "The file has 524289 bytes; a logo may have at most 524288 bytes (512 KiB)."),
-        ])
+                kind: "a PNG of 512 KiB + 1 byte",
+                data: LogoSamples.png(size: 512 * 1024 + 1),
+                filename: "logo.png",
+                declaredType: "image/png",
+                status: .payloadTooLarge,
+                message: "The file has 524289 bytes; a logo may have at most 524288 bytes (512 KiB)."
+            ),
+        ]
+    )
     func refused(_ sample: Refused) async throws {
         try await withPortal { app in
             let (cast, browser) = try await signedIn("owner", app)
@@ -121,7 +160,9 @@ struct LogoTests {
             let before = try #require(try await storedLogo(cast.acme, app))
 
             let response = try await browser.post(
-                "/orgs/acme/logo", logoForm(sample.data, filename: sample.filename, type: sample.declaredType))  // MUT
+                "/orgs/acme/logo",
+                logoForm(sample.data, filename: sample.filename, type: sample.declaredType)
+            )  // MUT
             #expect(response.status == sample.status)
             #expect(response.headers.contentType == .html)
             #expect(response.text.contains(sample.message))
@@ -307,7 +348,8 @@ struct LogoTests {
             (LogoSamples.png, "image/png"), (LogoSamples.jpeg, "image/jpeg"), (LogoSamples.gif, "image/gif"),
             (LogoSamples.webp, "image/webp"), (LogoSamples.svg, "image/svg+xml"), (LogoSamples.html, "text/html"),
             (LogoSamples.elf, "application/x-executable"), (LogoSamples.text, "text/plain"),
-        ])
+        ]
+    )
     func magic(_ data: Data, _ expected: String) throws {
         #expect(try Magic.mimeType(of: data) == expected)  // MUT
     }

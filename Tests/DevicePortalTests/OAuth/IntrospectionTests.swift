@@ -9,7 +9,11 @@ import VaporTesting
 
 @Suite("POST /auth/introspect")
 struct IntrospectionTests {
-    private func introspect(_ app: Application, _ token: String, client: (String, String)?) async throws
+    private func introspect(
+        _ app: Application,
+        _ token: String,
+        client: (String, String)?
+    ) async throws
         -> TestingHTTPResponse
     {
         var headers = formHeaders
@@ -17,12 +21,19 @@ struct IntrospectionTests {
             headers.basicAuthorization = BasicAuthorization(username: id, password: secret)
         }
         return try await app.testing().sendRequest(
-            .POST, "/auth/introspect", headers: headers, body: formBody([("token", token)]))
+            .POST,
+            "/auth/introspect",
+            headers: headers,
+            body: formBody([("token", token)])
+        )
     }
 
     private func confidentialClient(_ app: Application) async throws -> (String, String) {
         let output = try await runCommand(
-            app, "create-client", ["--client-id", "warehouse", "--name", "Warehouse", "--confidential"])
+            app,
+            "create-client",
+            ["--client-id", "warehouse", "--name", "Warehouse", "--confidential"]
+        )
         return ("warehouse", try #require(output.firstMatch(of: /[0-9a-f]{64}/).map { String($0.0) }))
     }
 

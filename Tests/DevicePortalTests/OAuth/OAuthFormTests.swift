@@ -14,7 +14,9 @@ struct OAuthFormTests {
         let form = try #require(
             OAuthForm(
                 "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_name=Ann%27s+Mac%2B1"
-                    + "&&client_id=first&client_id=second&bare&device_code=&x%5B%5D=1&caf%C3%A9=%C3%A9"))  // MUT
+                    + "&&client_id=first&client_id=second&bare&device_code=&x%5B%5D=1&caf%C3%A9=%C3%A9"
+            )
+        )  // MUT
         #expect(try form["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code")
         #expect(try form["device_name"] == "Ann's Mac+1")
         #expect(throws: JSONError.self) { try form["client_id"] }

@@ -38,8 +38,14 @@ struct HousekeepingTests {
             #expect(
                 purged
                     == Housekeeping.Purged(
-                        expiredUnusedCodes: 2, deviceCodes: 1, expiredTokens: 1, revokedTokens: 1, sessions: 1,
-                        rateLimitEvents: 1))
+                        expiredUnusedCodes: 2,
+                        deviceCodes: 1,
+                        expiredTokens: 1,
+                        revokedTokens: 1,
+                        sessions: 1,
+                        rateLimitEvents: 1
+                    )
+            )
             #expect(try await DeviceAuthorization.query(on: app.db).count() == 2)
             #expect(try await APIToken.query(on: app.db).count() == 2)
             #expect(try await WebSession.query(on: app.db).count() == 0)

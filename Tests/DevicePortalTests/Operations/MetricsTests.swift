@@ -41,7 +41,10 @@ struct MetricsTests {
 
     static func scrape(_ app: Application) async throws -> Scrape {
         let response = try await app.testing().sendRequest(
-            .GET, "/metrics", headers: ["Authorization": "Bearer \(metricsToken)"])
+            .GET,
+            "/metrics",
+            headers: ["Authorization": "Bearer \(metricsToken)"]
+        )
         #expect(response.status == .ok)
         return Scrape(response.text)
     }
@@ -59,10 +62,16 @@ struct MetricsTests {
         try await Self.withMetricsPortal { app in
             #expect(try await app.testing().sendRequest(.GET, "/metrics").status == .unauthorized)
             let wrong = try await app.testing().sendRequest(
-                .GET, "/metrics", headers: ["Authorization": "Bearer \(Self.metricsToken)x"])
+                .GET,
+                "/metrics",
+                headers: ["Authorization": "Bearer \(Self.metricsToken)x"]
+            )
             #expect(wrong.status == .unauthorized)
             let right = try await app.testing().sendRequest(
-                .GET, "/metrics", headers: ["Authorization": "Bearer \(Self.metricsToken)"])
+                .GET,
+                "/metrics",
+                headers: ["Authorization": "Bearer \(Self.metricsToken)"]
+            )
             #expect(right.status == .ok)
             #expect(right.headers.first(name: .contentType) == "text/plain; version=0.0.4; charset=utf-8")
             #expect(right.text.contains("# TYPE portal_http_requests_total counter"))
@@ -117,7 +126,8 @@ struct MetricsTests {
             #expect(
                 moved(
                     #"portal_http_request_duration_seconds_count{method="POST",route="/auth/device/token",status="200"}"#
-                ) == 1)
+                ) == 1
+            )
             #expect(after["portal_pending_device_codes"] == 1)
             #expect(after["portal_active_tokens"] == 1)
 
@@ -145,21 +155,27 @@ struct MetricsTests {
             // sign-out: the app revokes its own token
             let signingOut = try await freshToken("member")
             let revoke = try await app.testing().sendRequest(
-                .POST, "/auth/token/revoke", headers: formHeaders,
-                body: formBody([("token", signingOut), ("client_id", "desktop")]))
+                .POST,
+                "/auth/token/revoke",
+                headers: formHeaders,
+                body: formBody([("token", signingOut), ("client_id", "desktop")])
+            )
             #expect(revoke.status == .ok)
             // user: one of the caller's own tokens
             let ownToken = try #require(try await Self.record(of: try await freshToken("owner"), on: app.db))
             #expect(
                 try await cast.call(.DELETE, "/api/me/tokens/\(ownToken.requireID())", as: "owner").status
-                    == .noContent)
+                    == .noContent
+            )
             // admin: all of the admin's tokens (2 now), then member removal: the viewer's 1
             _ = try await freshToken("admin")
             #expect(
                 try await cast.call(.DELETE, "/api/orgs/acme/members/\(cast.id("admin"))/tokens", as: "owner").status
-                    == .ok)
+                    == .ok
+            )
             #expect(
-                try await cast.call(.DELETE, "/api/orgs/acme/members/\(cast.id("viewer"))", as: "owner").status == .ok)
+                try await cast.call(.DELETE, "/api/orgs/acme/members/\(cast.id("viewer"))", as: "owner").status == .ok
+            )
             // expiry purge: a token a month past its expiry, never revoked
             let expiring = try await freshToken("member")
             let stale = try #require(try await Self.record(of: expiring, on: app.db))
@@ -170,7 +186,8 @@ struct MetricsTests {
             #expect(try await app.testing().sendRequest(.GET, "/me").status == .unauthorized)
             #expect(
                 try await app.testing().sendRequest(.GET, "/me", headers: ["Authorization": "Basic eDp5"]).status
-                    == .unauthorized)
+                    == .unauthorized
+            )
             #expect(try await desktop.me(OpaqueSecret.hex()).status == .unauthorized)  // unknown
             #expect(try await desktop.me(signingOut).status == .unauthorized)  // revoked
             #expect(try await desktop.me(expiring).status == .unauthorized)  // expired
@@ -245,7 +262,10 @@ struct MetricsTests {
             #expect(kept.status == .unauthorized)
             #expect(kept.headers.first(name: .xRequestId) == "lb-7f3a.42_x")
             let odd = try await app.testing().sendRequest(
-                .GET, "/healthz", headers: ["X-Request-Id": "id with spaces\" and quotes"])
+                .GET,
+                "/healthz",
+                headers: ["X-Request-Id": "id with spaces\" and quotes"]
+            )
             #expect(UUID(uuidString: odd.headers.first(name: .xRequestId) ?? "") != nil)
         }
     }

@@ -68,7 +68,8 @@ struct OrganizationPagesTests {
             try await browser.get("/orgs/acme/roles")
             let created = try await browser.post(
                 "/orgs/acme/roles",
-                [("name", "analyst"), ("permissions[]", "queries:read"), ("permissions[]", "queries:run")])
+                [("name", "analyst"), ("permissions[]", "queries:read"), ("permissions[]", "queries:run")]
+            )
             #expect(created.status == .seeOther)
             let role = try #require(try await Role.find(named: "analyst", in: cast.acme.requireID(), on: app.db))
             #expect(role.permissions == [.queriesRead, .queriesRun])
@@ -82,7 +83,8 @@ struct OrganizationPagesTests {
             #expect(organization.deviceSignIn == false)
             #expect(organization.tokenTTL == 3_600)
             #expect(
-                try await browser.post("/orgs/acme/settings", [("token_ttl", "soon")]).status == .unprocessableEntity)
+                try await browser.post("/orgs/acme/settings", [("token_ttl", "soon")]).status == .unprocessableEntity
+            )
         }
     }
 
@@ -107,7 +109,8 @@ struct OrganizationPagesTests {
             #expect(!page.text.contains(cast.tokens["member"]!))
             let id = try #require(
                 try await APIToken.query(on: app.db).filter(\.$user.$id == cast.users["member"]!.requireID()).first()?
-                    .id)
+                    .id
+            )
             #expect(try await browser.post("/settings/devices/\(id)/revoke", []).status == .seeOther)
             #expect(try await DesktopApp(app: app).me(cast.tokens["member"]!).status == .unauthorized)
 
@@ -131,14 +134,18 @@ struct OrganizationPagesTests {
             #expect(page.text.contains(#"<option value="globex""#))
             let first = try await browser.sessionJWT()
             #expect(
-                try await DesktopApp(app: app).me(first).decoded(as: MeController.Me.self).organization.slug == "acme")
+                try await DesktopApp(app: app).me(first).decoded(as: MeController.Me.self).organization.slug == "acme"
+            )
             let switched = try await browser.post(
-                "/session/organization", [("org", "globex"), ("next", "/auth/device")])
+                "/session/organization",
+                [("org", "globex"), ("next", "/auth/device")]
+            )
             #expect(switched.headers.first(name: .location) == "/auth/device")
             let second = try await browser.sessionJWT()
             #expect(
                 try await DesktopApp(app: app).me(second).decoded(as: MeController.Me.self).organization.slug
-                    == "globex")
+                    == "globex"
+            )
             #expect(try await browser.post("/session/organization", [("org", "nowhere")]).status == .notFound)
         }
     }

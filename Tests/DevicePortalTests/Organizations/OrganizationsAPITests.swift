@@ -22,32 +22,59 @@ struct OrganizationsAPIPermissionTests {
 
     static let cases: [Case] = [
         Case(
-            method: .GET, path: "members", json: nil,
-            expected: ["owner": .ok, "admin": .ok, "member": .ok, "viewer": .ok]),
+            method: .GET,
+            path: "members",
+            json: nil,
+            expected: ["owner": .ok, "admin": .ok, "member": .ok, "viewer": .ok]
+        ),
         Case(
-            method: .PUT, path: "members/{viewer}", json: #"{"role": "viewer"}"#,
-            expected: ["owner": .ok, "admin": .ok, "member": .forbidden]),
+            method: .PUT,
+            path: "members/{viewer}",
+            json: #"{"role": "viewer"}"#,
+            expected: ["owner": .ok, "admin": .ok, "member": .forbidden]
+        ),
         Case(
-            method: .DELETE, path: "members/{viewer}", json: nil,
-            expected: ["owner": .ok, "admin": .ok, "member": .forbidden]),
+            method: .DELETE,
+            path: "members/{viewer}",
+            json: nil,
+            expected: ["owner": .ok, "admin": .ok, "member": .forbidden]
+        ),
         Case(
-            method: .DELETE, path: "members/{viewer}/tokens", json: nil,
-            expected: ["owner": .ok, "admin": .ok, "member": .forbidden, "viewer": .forbidden]),
+            method: .DELETE,
+            path: "members/{viewer}/tokens",
+            json: nil,
+            expected: ["owner": .ok, "admin": .ok, "member": .forbidden, "viewer": .forbidden]
+        ),
         Case(
-            method: .GET, path: "roles", json: nil,
-            expected: ["owner": .ok, "admin": .ok, "member": .forbidden, "viewer": .forbidden]),
+            method: .GET,
+            path: "roles",
+            json: nil,
+            expected: ["owner": .ok, "admin": .ok, "member": .forbidden, "viewer": .forbidden]
+        ),
         Case(
-            method: .POST, path: "roles", json: #"{"name": "analyst", "permissions": ["queries:read"]}"#,
-            expected: ["owner": .created, "admin": .created, "member": .forbidden]),
+            method: .POST,
+            path: "roles",
+            json: #"{"name": "analyst", "permissions": ["queries:read"]}"#,
+            expected: ["owner": .created, "admin": .created, "member": .forbidden]
+        ),
         Case(
-            method: .GET, path: "settings", json: nil,
-            expected: ["owner": .ok, "admin": .forbidden, "member": .forbidden]),
+            method: .GET,
+            path: "settings",
+            json: nil,
+            expected: ["owner": .ok, "admin": .forbidden, "member": .forbidden]
+        ),
         Case(
-            method: .PUT, path: "settings", json: #"{"device_signin": false, "token_ttl": 3600}"#,
-            expected: ["owner": .ok, "admin": .forbidden, "viewer": .forbidden]),
+            method: .PUT,
+            path: "settings",
+            json: #"{"device_signin": false, "token_ttl": 3600}"#,
+            expected: ["owner": .ok, "admin": .forbidden, "viewer": .forbidden]
+        ),
         Case(
-            method: .GET, path: "audit", json: nil,
-            expected: ["owner": .ok, "admin": .ok, "member": .forbidden, "viewer": .forbidden]),
+            method: .GET,
+            path: "audit",
+            json: nil,
+            expected: ["owner": .ok, "admin": .ok, "member": .forbidden, "viewer": .forbidden]
+        ),
     ]
 
     @Test("each role gets what the contract says; a credential of another org gets 403", arguments: cases)
@@ -79,27 +106,51 @@ struct OrganizationsAPIPermissionTests {
         try await withPortal { app in
             let cast = try await OrganizationCast.make(app)
             let promote = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(cast.id("member"))", as: "admin", json: #"{"role": "owner"}"#)
+                .PUT,
+                "/api/orgs/acme/members/\(cast.id("member"))",
+                as: "admin",
+                json: #"{"role": "owner"}"#
+            )
             #expect(promote.status == .forbidden)
             let demote = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(cast.id("owner"))", as: "admin", json: #"{"role": "member"}"#)
+                .PUT,
+                "/api/orgs/acme/members/\(cast.id("owner"))",
+                as: "admin",
+                json: #"{"role": "member"}"#
+            )
             #expect(demote.status == .forbidden)
             let remove = try await cast.call(.DELETE, "/api/orgs/acme/members/\(cast.id("owner"))", as: "admin")
             #expect(remove.status == .forbidden)
             let own = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(cast.id("admin"))", as: "admin", json: #"{"role": "owner"}"#)
+                .PUT,
+                "/api/orgs/acme/members/\(cast.id("admin"))",
+                as: "admin",
+                json: #"{"role": "owner"}"#
+            )
             #expect(own.status == .forbidden)
             let ownAsOwner = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(cast.id("owner"))", as: "owner", json: #"{"role": "admin"}"#)
+                .PUT,
+                "/api/orgs/acme/members/\(cast.id("owner"))",
+                as: "owner",
+                json: #"{"role": "admin"}"#
+            )
             #expect(ownAsOwner.status == .forbidden)
 
             let byOwner = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(cast.id("admin"))", as: "owner", json: #"{"role": "owner"}"#)
+                .PUT,
+                "/api/orgs/acme/members/\(cast.id("admin"))",
+                as: "owner",
+                json: #"{"role": "owner"}"#
+            )
             #expect(byOwner.status == .ok)
             #expect(try byOwner.decoded(as: OrganizationsAPIController.MemberDTO.self).role == "owner")
             // Two owners now: the first can step the second down again.
             let back = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(cast.id("admin"))", as: "owner", json: #"{"role": "admin"}"#)
+                .PUT,
+                "/api/orgs/acme/members/\(cast.id("admin"))",
+                as: "owner",
+                json: #"{"role": "admin"}"#
+            )
             #expect(back.status == .ok)
             #expect(try await cast.auditEvents(.roleChanged).count == 2)
         }
@@ -138,8 +189,12 @@ struct OrganizationsAPIPermissionTests {
                 for (actor, target) in [(owners[0], owners[1]), (owners[1], owners[0])] {
                     group.addTask {
                         let caller = Administrator(
-                            userID: actor, organizationID: cast.acme.id!, permissions: Set(Permission.allCases),
-                            isOwner: true, audit: .commandLine)
+                            userID: actor,
+                            organizationID: cast.acme.id!,
+                            permissions: Set(Permission.allCases),
+                            isOwner: true,
+                            audit: .commandLine
+                        )
                         // MUT
                         return (try? await MemberAdministration.setRole(of: target, to: admin, by: caller, on: app.db))
                             != nil
@@ -158,27 +213,46 @@ struct OrganizationsAPIPermissionTests {
         try await withPortal { app in
             let cast = try await OrganizationCast.make(app)
             let lead = Role(
-                name: "lead", permissions: [.membersRead, .membersManage, .rolesManage], organizationID: cast.acme.id)
+                name: "lead",
+                permissions: [.membersRead, .membersManage, .rolesManage],
+                organizationID: cast.acme.id
+            )
             try await lead.create(on: app.db)
             try await Fixtures(app: app).setRole(of: cast.users["admin"]!, in: cast.acme, to: lead)
             // "member" holds queries:run, which a lead lacks.
             let grant = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(cast.id("viewer"))", as: "admin", json: #"{"role": "member"}"#)  // MUT
+                .PUT,
+                "/api/orgs/acme/members/\(cast.id("viewer"))",
+                as: "admin",
+                json: #"{"role": "member"}"#
+            )  // MUT
             #expect(grant.status == .forbidden)
             let create = try await cast.call(
-                .POST, "/api/orgs/acme/roles", as: "admin", json: #"{"name": "runner", "permissions": ["queries:run"]}"#
+                .POST,
+                "/api/orgs/acme/roles",
+                as: "admin",
+                json: #"{"name": "runner", "permissions": ["queries:run"]}"#
             )
             #expect(create.status == .forbidden)
             let widen = try await cast.call(
-                .PUT, "/api/orgs/acme/roles/lead", as: "admin",
-                json: #"{"permissions": ["members:manage", "audit:read"]}"#)
+                .PUT,
+                "/api/orgs/acme/roles/lead",
+                as: "admin",
+                json: #"{"permissions": ["members:manage", "audit:read"]}"#
+            )
             #expect(widen.status == .forbidden)
             let within = try await cast.call(
-                .POST, "/api/orgs/acme/roles", as: "admin",
-                json: #"{"name": "helper", "permissions": ["members:read"]}"#)
+                .POST,
+                "/api/orgs/acme/roles",
+                as: "admin",
+                json: #"{"name": "helper", "permissions": ["members:read"]}"#
+            )
             #expect(within.status == .created)
             let membership = try await Membership.find(
-                userID: cast.users["viewer"]!.requireID(), organizationID: cast.acme.requireID(), on: app.db)
+                userID: cast.users["viewer"]!.requireID(),
+                organizationID: cast.acme.requireID(),
+                on: app.db
+            )
             #expect(membership?.role.name == "viewer")
         }
     }
@@ -189,7 +263,8 @@ struct OrganizationsAPIPermissionTests {
             let cast = try await OrganizationCast.make(app)
             let path = "/api/orgs/acme/members/\(cast.id("viewer"))"
             #expect(
-                try await cast.call(.PUT, path, as: "member", json: #"{"role": "no-such-role"}"#).status == .forbidden)
+                try await cast.call(.PUT, path, as: "member", json: #"{"role": "no-such-role"}"#).status == .forbidden
+            )
         }
     }
 
@@ -201,8 +276,12 @@ struct OrganizationsAPIPermissionTests {
             try await Fixtures(app: app).member(second, of: cast.acme, as: "owner")
             // What the guard saw: the admin user as an owner, with every permission.
             let stale = Administrator(
-                userID: try cast.users["admin"]!.requireID(), organizationID: try cast.acme.requireID(),
-                permissions: Set(Permission.allCases), isOwner: true, audit: .commandLine)
+                userID: try cast.users["admin"]!.requireID(),
+                organizationID: try cast.acme.requireID(),
+                permissions: Set(Permission.allCases),
+                isOwner: true,
+                audit: .commandLine
+            )
             let viewer = try #require(try await Role.find(named: "viewer", in: cast.acme.requireID(), on: app.db))
             do {
                 // MUT
@@ -212,7 +291,10 @@ struct OrganizationsAPIPermissionTests {
                 #expect(error.status == .forbidden)
             }
             let membership = try await Membership.find(
-                userID: second.requireID(), organizationID: cast.acme.requireID(), on: app.db)
+                userID: second.requireID(),
+                organizationID: cast.acme.requireID(),
+                on: app.db
+            )
             #expect(membership?.role.name == "owner")
         }
     }
@@ -241,12 +323,19 @@ struct OrganizationsAPIPermissionTests {
             let tooLarge = try await cast.call(.PUT, path, as: "owner", json: huge)
             #expect(tooLarge.status == .payloadTooLarge, "\(tooLarge.status) \(tooLarge.text)")
             let unknown = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(UUID())", as: "owner", json: #"{"role": "viewer"}"#)
+                .PUT,
+                "/api/orgs/acme/members/\(UUID())",
+                as: "owner",
+                json: #"{"role": "viewer"}"#
+            )
             #expect(unknown.status == .notFound)
             let notAnID = try await cast.call(.DELETE, "/api/orgs/acme/members/not-an-id", as: "owner")
             #expect(notAnID.status == .notFound)
             let membership = try await Membership.find(
-                userID: cast.users["viewer"]!.requireID(), organizationID: cast.acme.requireID(), on: app.db)
+                userID: cast.users["viewer"]!.requireID(),
+                organizationID: cast.acme.requireID(),
+                on: app.db
+            )
             #expect(membership?.role.name == "viewer")
             #expect(try await cast.auditEvents(.roleChanged).isEmpty)
         }
@@ -295,7 +384,10 @@ struct OrganizationsAPIEffectTests {
         try await withPortal { app in
             let cast = try await OrganizationCast.make(app)
             let response = try await cast.call(
-                .DELETE, "/api/orgs/acme/members/\(cast.id("viewer"))/tokens", as: "owner")
+                .DELETE,
+                "/api/orgs/acme/members/\(cast.id("viewer"))/tokens",
+                as: "owner"
+            )
             #expect(try response.decoded(as: OrganizationsAPIController.RevokedTokens.self).revokedTokens == 1)
             #expect(try await DesktopApp(app: app).me(cast.tokens["viewer"]!).status == .unauthorized)
             let members = try await cast.call(.GET, "/api/orgs/acme/members", as: "owner")
@@ -311,34 +403,53 @@ struct OrganizationsAPIEffectTests {
             let cast = try await OrganizationCast.make(app)
             let roles = "/api/orgs/acme/roles"
             let created = try await cast.call(
-                .POST, roles, as: "owner", json: #"{"name": "analyst", "permissions": ["queries:read"]}"#)
+                .POST,
+                roles,
+                as: "owner",
+                json: #"{"name": "analyst", "permissions": ["queries:read"]}"#
+            )
             #expect(created.status == .created)
             let analyst = try created.decoded(as: OrganizationsAPIController.RoleDTO.self)
             #expect(analyst.name == "analyst")
             #expect(analyst.permissions == ["queries:read"])
             let duplicate = try await cast.call(
-                .POST, roles, as: "owner", json: #"{"name": "analyst", "permissions": []}"#)
+                .POST,
+                roles,
+                as: "owner",
+                json: #"{"name": "analyst", "permissions": []}"#
+            )
             #expect(duplicate.status == .conflict)
             for bad in [
                 #"{"name": "Analyst", "permissions": []}"#, #"{"name": "admin", "permissions": []}"#,
                 #"{"name": "ok", "permissions": ["root:all"]}"#,
             ] {
                 #expect(
-                    try await cast.call(.POST, roles, as: "owner", json: bad).status == .unprocessableEntity, "\(bad)")
+                    try await cast.call(.POST, roles, as: "owner", json: bad).status == .unprocessableEntity,
+                    "\(bad)"
+                )
             }
             #expect(
                 try await cast.call(.PUT, "\(roles)/admin", as: "owner", json: #"{"permissions": []}"#).status
-                    == .forbidden)
+                    == .forbidden
+            )
             #expect(
                 try await cast.call(.PUT, "\(roles)/nothing", as: "owner", json: #"{"permissions": []}"#).status
-                    == .notFound)
+                    == .notFound
+            )
 
             let assign = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(cast.id("viewer"))", as: "owner", json: #"{"role": "analyst"}"#)
+                .PUT,
+                "/api/orgs/acme/members/\(cast.id("viewer"))",
+                as: "owner",
+                json: #"{"role": "analyst"}"#
+            )
             #expect(assign.status == .ok)
             let renamed = try await cast.call(
-                .PUT, "\(roles)/analyst", as: "owner",
-                json: #"{"name": "reader", "permissions": ["queries:read", "audit:read"]}"#)
+                .PUT,
+                "\(roles)/analyst",
+                as: "owner",
+                json: #"{"name": "reader", "permissions": ["queries:read", "audit:read"]}"#
+            )
             #expect(renamed.status == .ok)
             let role = try await DesktopApp(app: app).me(cast.tokens["viewer"]!).decoded(as: MeController.Me.self).role
             #expect(role.name == "reader")
@@ -347,7 +458,11 @@ struct OrganizationsAPIEffectTests {
             let held = try await cast.call(.DELETE, "\(roles)/reader", as: "owner")
             #expect(held.status == .conflict)
             let freed = try await cast.call(
-                .PUT, "/api/orgs/acme/members/\(cast.id("viewer"))", as: "owner", json: #"{"role": "viewer"}"#)
+                .PUT,
+                "/api/orgs/acme/members/\(cast.id("viewer"))",
+                as: "owner",
+                json: #"{"role": "viewer"}"#
+            )
             #expect(freed.status == .ok)
             #expect(try await cast.call(.DELETE, "\(roles)/reader", as: "owner").status == .noContent)
             let list = try await cast.call(.GET, roles, as: "owner")
@@ -370,18 +485,28 @@ struct OrganizationsAPIEffectTests {
             #expect(policy.tokenTTL == nil)
             #expect(!initial.text.contains("token_ttl"))  // left out, not null
             let tooLong = try await cast.call(
-                .PUT, settings, as: "owner", json: #"{"device_signin": true, "token_ttl": 99999999}"#)
+                .PUT,
+                settings,
+                as: "owner",
+                json: #"{"device_signin": true, "token_ttl": 99999999}"#
+            )
             #expect(tooLong.status == .unprocessableEntity)
             let missing = try await cast.call(.PUT, settings, as: "owner", json: #"{"token_ttl": 3600}"#)
             #expect(missing.status == .unprocessableEntity)
             let updated = try await cast.call(
-                .PUT, settings, as: "owner", json: #"{"device_signin": false, "token_ttl": 3600}"#)
+                .PUT,
+                settings,
+                as: "owner",
+                json: #"{"device_signin": false, "token_ttl": 3600}"#
+            )
             #expect(updated.status == .ok)
             let changed = try updated.decoded(as: OrganizationSettings.Settings.self)
             #expect(!changed.deviceSignIn)
             #expect(changed.tokenTTL == 3600)
             let choices = try await OrganizationChoice.forDeviceSignIn(
-                userID: cast.users["owner"]!.requireID(), on: app.db)
+                userID: cast.users["owner"]!.requireID(),
+                on: app.db
+            )
             #expect(choices.isEmpty)
             // Existing tokens keep working.
             #expect(try await DesktopApp(app: app).me(cast.tokens["owner"]!).status == .ok)

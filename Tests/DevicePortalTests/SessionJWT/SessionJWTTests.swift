@@ -47,13 +47,22 @@ struct SessionJWTTests {
     }
 
     private func claims(
-        _ app: Application, user: UUID, org: UUID, session: UUID, issuedAt: Date = Date(), lifetime: TimeInterval = 60,
+        _ app: Application,
+        user: UUID,
+        org: UUID,
+        session: UUID,
+        issuedAt: Date = Date(),
+        lifetime: TimeInterval = 60,
         issuer: String? = nil
     ) -> SessionClaims {
         SessionClaims(
-            iss: IssuerClaim(value: issuer ?? app.publicBaseURL), sub: SubjectClaim(value: user.uuidString),
-            org: org.uuidString, sid: session.uuidString, iat: IssuedAtClaim(value: issuedAt),
-            exp: ExpirationClaim(value: issuedAt.addingTimeInterval(lifetime)))
+            iss: IssuerClaim(value: issuer ?? app.publicBaseURL),
+            sub: SubjectClaim(value: user.uuidString),
+            org: org.uuidString,
+            sid: session.uuidString,
+            iat: IssuedAtClaim(value: issuedAt),
+            exp: ExpirationClaim(value: issuedAt.addingTimeInterval(lifetime))
+        )
     }
 
     private func me(_ app: Application, _ jwt: String) async throws -> TestingHTTPResponse {
@@ -96,7 +105,9 @@ struct SessionJWTTests {
             let browser = Browser(app: app)
             try await browser.signIn()
             let forged = try await browser.postFromScript(
-                "/auth/session/token", csrfToken: String(repeating: "0", count: 64))
+                "/auth/session/token",
+                csrfToken: String(repeating: "0", count: 64)
+            )
             #expect(forged.status == .forbidden)
             #expect(throws: (any Error).self) { try forged.decoded(as: SessionTokenController.SessionToken.self) }
         }
@@ -113,8 +124,13 @@ struct SessionJWTTests {
             }
 
             claims = SessionClaims(
-                iss: claims.iss, sub: claims.sub, org: UUID().uuidString, sid: claims.sid, iat: claims.iat,
-                exp: claims.exp)
+                iss: claims.iss,
+                sub: claims.sub,
+                org: UUID().uuidString,
+                sid: claims.sid,
+                iat: claims.iat,
+                exp: claims.exp
+            )
             let tampered = [pieces[0], try encode(claims), pieces[2]].joined(separator: ".")
 
             var noneHeader = header
@@ -125,7 +141,8 @@ struct SessionJWTTests {
             let jwks = try await app.testing().sendRequest(.GET, "/.well-known/jwks.json")
             #expect(jwks.status == .ok)
             let publicKey = try #require(
-                try await SigningKey.query(on: app.db).first().flatMap { Data(base64Encoded: $0.publicKey) })
+                try await SigningKey.query(on: app.db).first().flatMap { Data(base64Encoded: $0.publicKey) }
+            )
             var hmacHeader = header
             hmacHeader.alg = "HS256"
             let hmacInput = try encode(hmacHeader) + "." + pieces[1]
@@ -141,7 +158,13 @@ struct SessionJWTTests {
             let otherIssuer = try await forge(
                 app,
                 self.claims(
-                    app, user: user.id!, org: organization.id!, session: session.id!, issuer: "https://evil.example"))
+                    app,
+                    user: user.id!,
+                    org: organization.id!,
+                    session: session.id!,
+                    issuer: "https://evil.example"
+                )
+            )
 
             for (name, credential) in [
                 ("tampered", tampered), ("alg none", unsigned), ("HS256", confused), ("unknown kid", unknownKid),
@@ -164,7 +187,9 @@ struct SessionJWTTests {
             let session = try #require(try await WebSession.query(on: app.db).first())
             func jwt(issuedAt: Date) async throws -> String {
                 try await forge(
-                    app, claims(app, user: user.id!, org: organization.id!, session: session.id!, issuedAt: issuedAt))
+                    app,
+                    claims(app, user: user.id!, org: organization.id!, session: session.id!, issuedAt: issuedAt)
+                )
             }
             #expect(try await me(app, jwt(issuedAt: Date().addingTimeInterval(-100))).status == .unauthorized)
             #expect(try await me(app, jwt(issuedAt: Date().addingTimeInterval(120))).status == .unauthorized)
@@ -271,7 +296,8 @@ struct SessionJWTTests {
                 try await second.asyncBoot()
                 #expect(
                     try await second.testing().sendRequest(.GET, "/me", headers: ["Authorization": "Bearer \(jwt)"])
-                        .status == .ok)
+                        .status == .ok
+                )
             } catch {
                 try? await second.asyncShutdown()
                 throw error

@@ -57,7 +57,10 @@ final class Browser {
     }
 
     private func send(
-        _ method: HTTPMethod, _ path: String, body: ByteBuffer?, extraHeaders: HTTPHeaders = [:],
+        _ method: HTTPMethod,
+        _ path: String,
+        body: ByteBuffer?,
+        extraHeaders: HTTPHeaders = [:],
         contentType: String = "application/x-www-form-urlencoded"
     ) async throws -> TestingHTTPResponse {
         var headers = body == nil ? HTTPHeaders() : ["Content-Type": contentType]
@@ -77,7 +80,11 @@ final class Browser {
 
     /// Signs in through the login form.
     @discardableResult
-    func signIn(_ email: String = "ada@example.com", password: String = Fixtures.password, next: String = "/")
+    func signIn(
+        _ email: String = "ada@example.com",
+        password: String = Fixtures.password,
+        next: String = "/"
+    )
         async throws -> TestingHTTPResponse
     {
         try await get("/login")
@@ -86,7 +93,11 @@ final class Browser {
 
     /// Enters a user code and approves it for an organization.
     @discardableResult
-    func approve(_ userCode: String, org: String = "acme", action: String = "approve") async throws
+    func approve(
+        _ userCode: String,
+        org: String = "acme",
+        action: String = "approve"
+    ) async throws
         -> TestingHTTPResponse
     {
         try await get("/auth/device")
@@ -104,18 +115,25 @@ struct DesktopApp {
         var fields = [("client_id", clientID)]
         if let deviceName { fields.append(("device_name", deviceName)) }
         let response = try await app.testing().sendRequest(
-            .POST, "/auth/device/code", headers: formHeaders, body: formBody(fields))
+            .POST,
+            "/auth/device/code",
+            headers: formHeaders,
+            body: formBody(fields)
+        )
         let answer = try response.decoded(as: DeviceCodeController.CodeResponse.self)
         return (answer.deviceCode, answer.userCode)
     }
 
     func poll(_ deviceCode: String, clientID: String? = nil) async throws -> TestingHTTPResponse {
         try await app.testing().sendRequest(
-            .POST, "/auth/device/token", headers: formHeaders,
+            .POST,
+            "/auth/device/token",
+            headers: formHeaders,
             body: formBody([
                 ("grant_type", DeviceTokenController.grantType), ("device_code", deviceCode),
                 ("client_id", clientID ?? self.clientID),
-            ]))
+            ])
+        )
     }
 
     /// Polls once and expects the token: the answer of an approved code.
@@ -143,7 +161,10 @@ extension DesktopApp {
     }
 
     /// A code that ada has approved (or denied) through the pages, for `org`.
-    func decidedCode(org: String = "acme", action: String = "approve") async throws -> (
+    func decidedCode(
+        org: String = "acme",
+        action: String = "approve"
+    ) async throws -> (
         deviceCode: String, userCode: String
     ) {
         let code = try await requestCode()

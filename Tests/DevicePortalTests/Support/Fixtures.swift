@@ -30,7 +30,12 @@ struct Fixtures {
     func member(_ user: User, of organization: Organization, as roleName: String = "member") async throws {
         let role = try await role(roleName, in: organization)
         try await MemberAdministration.add(
-            user, to: organization, as: role, by: .commandLine(in: organization), on: app.db)
+            user,
+            to: organization,
+            as: role,
+            by: .commandLine(in: organization),
+            on: app.db
+        )
     }
 
     /// Removes a member as the command line would; returns how many tokens died.
@@ -41,15 +46,26 @@ struct Fixtures {
 
     func setRole(of user: User, in organization: Organization, to role: Role) async throws {
         try await MemberAdministration.setRole(
-            of: user.requireID(), to: role, by: .commandLine(in: organization), on: app.db)
+            of: user.requireID(),
+            to: role,
+            by: .commandLine(in: organization),
+            on: app.db
+        )
     }
 
     @discardableResult
-    func client(_ clientID: String = "desktop", name: String = "Acme Desktop", confidential: Bool = false)
+    func client(
+        _ clientID: String = "desktop",
+        name: String = "Acme Desktop",
+        confidential: Bool = false
+    )
         async throws -> OAuthClient
     {
         let client = OAuthClient(
-            clientID: clientID, name: name, secretHash: confidential ? OpaqueSecret.hash("s") : nil)
+            clientID: clientID,
+            name: name,
+            secretHash: confidential ? OpaqueSecret.hash("s") : nil
+        )
         try await client.create(on: app.db)
         return client
     }
@@ -66,8 +82,14 @@ struct Fixtures {
     /// An API token minted the way the exchange mints it.
     func token(for user: User, in organization: Organization, client: OAuthClient) async throws -> String {
         try await TokenIssuer.issue(
-            user: user, organization: organization, clientID: client.requireID(), deviceAuthorizationID: nil,
-            deviceName: "test machine", serverTokenTTL: app.config.tokenTTL, at: app.clock.now, on: app.db
+            user: user,
+            organization: organization,
+            clientID: client.requireID(),
+            deviceAuthorizationID: nil,
+            deviceName: "test machine",
+            serverTokenTTL: app.config.tokenTTL,
+            at: app.clock.now,
+            on: app.db
         ).token
     }
 }

@@ -39,13 +39,20 @@ struct OrganizationCast {
 
     /// A call of the JSON API as `who` (a key of `tokens`), with an optional JSON body.
     func call(
-        _ method: HTTPMethod, _ path: String, as who: String, json: String? = nil,
+        _ method: HTTPMethod,
+        _ path: String,
+        as who: String,
+        json: String? = nil,
         contentType: String = "application/json"
     ) async throws -> TestingHTTPResponse {
         var headers: HTTPHeaders = ["Authorization": "Bearer \(tokens[who]!)"]
         if json != nil { headers.add(name: .contentType, value: contentType) }
         return try await app.testing().sendRequest(
-            method, path, headers: headers, body: json.map { ByteBuffer(string: $0) })
+            method,
+            path,
+            headers: headers,
+            body: json.map { ByteBuffer(string: $0) }
+        )
     }
 
     func auditEvents(_ kind: AuditEvent.Kind) async throws -> [AuditEvent] {

@@ -19,7 +19,10 @@ func withPortal(
 ) async throws {
     let database = try await TestDatabase.create()
     var config = PortalConfig(
-        database: database.url, bcryptCost: 4, portalSecret: PortalSecret(String(repeating: "ab", count: 32)))
+        database: database.url,
+        bcryptCost: 4,
+        portalSecret: PortalSecret(String(repeating: "ab", count: 32))
+    )
     adjust(&config)
     let app = try await Application.make(.testing)
     app.directory = DirectoryConfiguration(workingDirectory: packageRoot)

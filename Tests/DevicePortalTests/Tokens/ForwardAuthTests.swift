@@ -10,7 +10,10 @@ import VaporTesting
 @Suite("Forward auth: /auth/verify")
 struct ForwardAuthTests {
     private func verify(
-        _ app: Application, _ method: HTTPMethod = .GET, query: String = "", headers: HTTPHeaders = [:]
+        _ app: Application,
+        _ method: HTTPMethod = .GET,
+        query: String = "",
+        headers: HTTPHeaders = [:]
     ) async throws -> TestingHTTPResponse {
         try await app.testing().sendRequest(method, "/auth/verify" + query, headers: headers)
     }
@@ -50,7 +53,11 @@ struct ForwardAuthTests {
 
             let revoked = try await Fixtures(app: app).token(for: ada, in: acme, client: client)
             _ = try await app.testing().sendRequest(
-                .POST, "/auth/token/revoke", headers: formHeaders, body: formBody([("token", revoked)]))
+                .POST,
+                "/auth/token/revoke",
+                headers: formHeaders,
+                body: formBody([("token", revoked)])
+            )
             #expect(try await verify(app, headers: ["Authorization": "Bearer \(revoked)"]).status == .unauthorized)
 
             let token = try await Fixtures(app: app).token(for: ada, in: acme, client: client)
@@ -69,13 +76,16 @@ struct ForwardAuthTests {
             let bearer = "Bearer \(try await Fixtures(app: app).token(for: ada, in: acme, client: client))"
             #expect(
                 try await verify(app, query: "?permission=queries:read", headers: ["Authorization": bearer]).status
-                    == .ok)
+                    == .ok
+            )
             // MUT
             let refused = try await verify(app, query: "?permission=sql:run", headers: ["Authorization": bearer])
             #expect(refused.status == .forbidden)
             #expect(refused.headers.first(name: .wwwAuthenticate)?.contains("insufficient_scope") == true)
             let byHeader = try await verify(
-                app, headers: ["Authorization": bearer, "X-Portal-Require-Permission": "members:manage"])
+                app,
+                headers: ["Authorization": bearer, "X-Portal-Require-Permission": "members:manage"]
+            )
             #expect(byHeader.status == .forbidden)
             let unknown = try await verify(app, query: "?permission=everything", headers: ["Authorization": bearer])
             #expect(unknown.status == .badRequest)

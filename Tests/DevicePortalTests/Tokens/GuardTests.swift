@@ -59,7 +59,10 @@ struct GuardTests {
                 #expect(try response.oauthError == "invalid_token", "\(header)")
             }
             let lowercaseScheme = try await app.testing().sendRequest(
-                .GET, "/me", headers: ["Authorization": "bearer \(token)"])
+                .GET,
+                "/me",
+                headers: ["Authorization": "bearer \(token)"]
+            )
             #expect(lowercaseScheme.status == .ok)
         }
     }
@@ -88,7 +91,10 @@ struct GuardTests {
             #expect(try await desktop.me(token).decoded(as: MeController.Me.self).role.name == "viewer")
 
             let analyst = Role(
-                name: "analyst", permissions: [.queriesRun, .auditRead], organizationID: organization.id)
+                name: "analyst",
+                permissions: [.queriesRun, .auditRead],
+                organizationID: organization.id
+            )
             try await analyst.create(on: app.db)
             try await Fixtures(app: app).setRole(of: user, in: organization, to: analyst)  // MUT
             let role = try await desktop.me(token).decoded(as: MeController.Me.self).role
@@ -153,8 +159,11 @@ struct GuardTests {
     func insufficientScope() throws {
         let principal = Principal(
             user: UserDTO(id: UUID(), email: "a@b.c", name: "A"),
-            organization: OrganizationDTO(id: UUID(), slug: "acme", name: "Acme"), roleName: "viewer",
-            permissions: BuiltInRole.viewer.permissions, credential: .apiToken(id: UUID(), expiresAt: Date()))
+            organization: OrganizationDTO(id: UUID(), slug: "acme", name: "Acme"),
+            roleName: "viewer",
+            permissions: BuiltInRole.viewer.permissions,
+            credential: .apiToken(id: UUID(), expiresAt: Date())
+        )
         #expect(throws: Never.self) { try principal.require(.membersRead) }
         do {
             try principal.require(.membersManage)

@@ -27,11 +27,15 @@ struct MyTokensOrganizationScopeTests {
         let ids = { (organization: Organization) async throws -> UUID in
             try #require(
                 try await APIToken.query(on: app.db).filter(\.$organization.$id == organization.requireID()).first()?
-                    .id)
+                    .id
+            )
         }
         return Cast(
-            acmeToken: acmeToken, globexToken: globexToken, acmeTokenID: try await ids(acme),
-            globexTokenID: try await ids(globex))
+            acmeToken: acmeToken,
+            globexToken: globexToken,
+            acmeTokenID: try await ids(acme),
+            globexTokenID: try await ids(globex)
+        )
     }
 
     @Test("the list with a token of one org holds only that org's tokens")
@@ -39,7 +43,10 @@ struct MyTokensOrganizationScopeTests {
         try await withPortal { app in
             let cast = try await cast(app)
             let listed = try await app.testing().sendRequest(  // MUT
-                .GET, "/api/me/tokens", headers: ["Authorization": "Bearer \(cast.globexToken)"])
+                .GET,
+                "/api/me/tokens",
+                headers: ["Authorization": "Bearer \(cast.globexToken)"]
+            )
             #expect(listed.status == .ok)
             let items = try listed.content.decode(MyTokensController.Items.self).items
             #expect(items.map(\.id) == [cast.globexTokenID])
@@ -52,13 +59,18 @@ struct MyTokensOrganizationScopeTests {
         try await withPortal { app in
             let cast = try await cast(app)
             let deleted = try await app.testing().sendRequest(  // MUT
-                .DELETE, "/api/me/tokens/\(cast.acmeTokenID)", headers: ["Authorization": "Bearer \(cast.globexToken)"])
+                .DELETE,
+                "/api/me/tokens/\(cast.acmeTokenID)",
+                headers: ["Authorization": "Bearer \(cast.globexToken)"]
+            )
             #expect(deleted.status == .notFound)
             #expect(try deleted.oauthError == "not_found")
             #expect(try await DesktopApp(app: app).me(cast.acmeToken).status == .ok)
             let own = try await app.testing().sendRequest(
-                .DELETE, "/api/me/tokens/\(cast.globexTokenID)",
-                headers: ["Authorization": "Bearer \(cast.globexToken)"])
+                .DELETE,
+                "/api/me/tokens/\(cast.globexTokenID)",
+                headers: ["Authorization": "Bearer \(cast.globexToken)"]
+            )
             #expect(own.status == .noContent)
         }
     }

@@ -17,7 +17,8 @@ struct RevocationEndsApprovalsTests {
 
     @Test(
         "every revocation path denies the approved code: its poll gets access_denied, and no token",
-        arguments: Path.allCases)
+        arguments: Path.allCases
+    )
     func everyPath(_ path: Path) async throws {
         try await withPortal { app in
             let (ada, acme, client) = try await Fixtures(app: app).standardCast()
@@ -35,12 +36,19 @@ struct RevocationEndsApprovalsTests {
                 #expect(page.status == .seeOther, "\(page.text)")
             case .signOutOneDevice:
                 let revoked = try await app.testing().sendRequest(
-                    .POST, "/auth/token/revoke", headers: formHeaders, body: formBody([("token", existing)]))
+                    .POST,
+                    "/auth/token/revoke",
+                    headers: formHeaders,
+                    body: formBody([("token", existing)])
+                )
                 #expect(revoked.status == .ok)
             case .myTokensAPI:
                 let id = try #require(try await APIToken.query(on: app.db).first()?.id)
                 let deleted = try await app.testing().sendRequest(
-                    .DELETE, "/api/me/tokens/\(id)", headers: ["Authorization": "Bearer \(existing)"])
+                    .DELETE,
+                    "/api/me/tokens/\(id)",
+                    headers: ["Authorization": "Bearer \(existing)"]
+                )
                 #expect(deleted.status == .noContent)
             case .revokeTokensCommand:
                 _ = try await runCommand(app, "revoke-tokens", ["--email", ada.email])
@@ -50,7 +58,12 @@ struct RevocationEndsApprovalsTests {
                 _ = try await MemberAdministration.revokeTokens(of: ada.requireID(), by: admin, on: app.db)
             case .deviceSignInTurnedOff:
                 try await OrganizationSettings.update(
-                    acme, to: .init(deviceSignIn: false, tokenTTL: nil), serverTokenTTL: 3_600, by: admin, on: app.db)
+                    acme,
+                    to: .init(deviceSignIn: false, tokenTTL: nil),
+                    serverTokenTTL: 3_600,
+                    by: admin,
+                    on: app.db
+                )
             }
 
             let authorization = try #require(try await DeviceAuthorization.query(on: app.db).first())
@@ -116,7 +129,8 @@ struct RevocationEndsApprovalsTests {
                 let (answer, _) = try await (poll, removal)
                 #expect(
                     answer.status == .ok || (try? answer.oauthError) == "access_denied",
-                    "round \(round): \(answer.text)")
+                    "round \(round): \(answer.text)"
+                )
                 let live = try await APIToken.query(on: app.db).filter(\.$user.$id == ada.requireID())
                     .filter(\.$revokedAt == nil).count()
                 #expect(live == 0, "round \(round): a token outlived the removal")
@@ -127,7 +141,8 @@ struct RevocationEndsApprovalsTests {
 
     @Test(
         "issuing, approving and denying a code happen with their audit event or not at all",
-        arguments: ["issue", "approve", "deny"])
+        arguments: ["issue", "approve", "deny"]
+    )
     func auditInsideTheAction(_ action: String) async throws {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()

@@ -13,9 +13,11 @@ struct TrustedProxyTests {
         try await withPortal({ $0.trustedProxies = proxies }) { app in
             try await Fixtures(app: app).client()
             let response = try await app.testing(method: .running(hostname: "127.0.0.1", port: 0)).sendRequest(
-                .POST, "/auth/device/code",
+                .POST,
+                "/auth/device/code",
                 headers: ["Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": "203.0.113.9"],
-                body: formBody([("client_id", "desktop")]))
+                body: formBody([("client_id", "desktop")])
+            )
             #expect(response.status == .ok)
             stored = try await DeviceAuthorization.query(on: app.db).first()?.requesterIP
         }
