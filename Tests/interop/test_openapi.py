@@ -540,7 +540,7 @@ def test_every_operation_refuses_a_control_character_in_its_query_with_400(call,
 # What the reference says beyond what a schema can tell
 
 def test_a_role_without_the_permission_gets_insufficient_scope(call, world):
-    """CONTRACT.md, the guard: "A valid one without the permission the route needs → 403 with
+    """docs/REFERENCE.md, the guard: "A valid one without the permission the route needs → 403 with
     error="insufficient_scope"" (RFC 6750 §3.1), as the document says."""
     refused = call("get", "/api/orgs/{slug}/roles", token=world.viewer, path={"slug": ORG})
     assert refused.status_code == 403
