@@ -139,16 +139,16 @@ enum DeviceTokenController {
         )
         req.metrics.heldPoll(woke, waited: ContinuousClock.now - started)
         let now = req.now
-        let applied = ["Preference-Applied": "wait=\(wait)"]
+        let applied = "wait=\(wait)"
         do {
             guard let answered = try await DevicePoll.answered(poll, at: now, on: req.db) else {
                 throw JSONError.invalidGrant("The device code was already used.")
             }
             let response = try await answer(answered, at: now, req: req)
-            response.headers.add(contentsOf: HTTPHeaders(applied.map { ($0.key, $0.value) }))
+            response.headers.replaceOrAdd(name: "Preference-Applied", value: applied)
             return response
         } catch var error as JSONError {
-            error.headers.add(contentsOf: HTTPHeaders(applied.map { ($0.key, $0.value) }))
+            error.headers.replaceOrAdd(name: "Preference-Applied", value: applied)
             throw error
         }
     }
