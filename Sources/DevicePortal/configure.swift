@@ -12,6 +12,7 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     app.requestsInFlight = RequestsInFlight()
     app.heldPolls = HeldPolls(limit: config.devicePollMaxHeld)
     app.signingKeys = SigningKeyStore(secret: secret, jwtTTL: config.sessionJWTTTL)
+    app.useIdentityProviders(config)
     // Blocking work (SQLite calls, bcrypt) runs here; the shared default has one thread per
     // core, too few for a writer waiting on a lock beside a bcrypt hash and a reader.
     app.threadPool = NIOThreadPool(numberOfThreads: max(4, 2 * System.coreCount))
@@ -23,6 +24,7 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
         app.lifecycle.use(Housekeeping.Schedule(interval: .minutes(10)))
         app.lifecycle.use(DeviceDecisionListener())
         app.lifecycle.use(GracefulShutdown())
+        app.lifecycle.use(IdentityProviderWarmUp())
     }
 
     app.passwords.use(.bcrypt(cost: config.bcryptCost))

@@ -48,6 +48,9 @@ func routes(_ app: Application) throws {
     web.get { req in req.redirect(to: "/auth/device") }
     web.get("login", use: LoginController.show)
     web.post("login", use: LoginController.signIn)
+    // Sign-in with the company's OpenID Connect provider (404 when none is configured)
+    web.get("login", "oidc", use: OIDCSignInController.start)
+    web.get("login", "oidc", "callback", use: OIDCSignInController.callback)
     web.answering(.json).post("auth", "session", "token", use: SessionTokenController.mint)
 
     let signedIn = web.grouped(RequireSignInMiddleware())

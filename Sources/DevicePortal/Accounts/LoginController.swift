@@ -1,13 +1,22 @@
 import Fluent
 import Vapor
 
-/// Web sign-in and sign-out.
+/// Web sign-in by password, the sign-in page (with the provider's button when there is one), and sign-out.
 enum LoginController {
     struct LoginPage: Encodable {
         let email: String
         let next: String
         let csrfToken: String
         let error: String?
+        /// Whether the password form is shown (`PASSWORD_SIGNIN`).
+        let passwords: Bool
+        /// "Sign in with <OIDC_NAME>", and where it goes; `nil` without a provider.
+        let provider: ProviderButton?
+    }
+
+    struct ProviderButton: Encodable {
+        let name: String
+        let url: String
     }
 
     struct LoginForm: Content {
@@ -24,6 +33,15 @@ enum LoginController {
 
     @Sendable static func signIn(req: Request) async throws -> Response {
         let form = try req.content.decode(LoginForm.self)
+        guard req.application.config.passwordSignIn else {
+            return try await page(
+                req,
+                email: "",
+                next: SafeRedirect.target(form.next),
+                error: "Passwords are turned off here: sign in with your company account.",
+                status: .forbidden
+            )
+        }
         let email = User.normalize(email: form.email ?? "")
         let next = SafeRedirect.target(form.next)
         // Counted before the password is checked, so a lockout holds even for the right one.
@@ -51,11 +69,11 @@ enum LoginController {
         // Always run bcrypt, even for an unknown email, so both take the same time.
         let matches = try await passwordMatches(req, user: found, password: form.password ?? "")
         guard let user = found, matches else {
-            try await AuditEvent.record(
-                .signInFailed,
-                by: AuditActor(userID: nil, label: "anonymous", ip: req.clientIP, userAgent: req.userAgent),
+            try await WebSignIn.audit(
+                failureOf: .password,
+                reason: "wrong_password",
                 about: AuditSubject(userID: found?.id, label: String(email.clipped(to: 254))),
-                on: req.db
+                req: req
             )
             // The same answer for an unknown email and a wrong password.
             return try await page(
@@ -67,28 +85,7 @@ enum LoginController {
             )
         }
         try await attempt.release()  // a success does not count against the limits
-        if let old = req.signedIn {
-            try await WebSession.query(on: req.db).filter(\.$id == old.sessionID).delete()
-        }
-        let secret = OpaqueSecret.hex()
-        let session = WebSession(
-            tokenHash: OpaqueSecret.hash(secret),
-            csrfToken: OpaqueSecret.hex(),
-            userID: try user.requireID(),
-            expiresAt: req.now.addingTimeInterval(SessionCookie.lifetime),
-            ip: req.clientIP,
-            userAgent: req.userAgent
-        )
-        try await session.create(on: req.db)
-        try await AuditEvent.record(
-            .signInSucceeded,
-            by: .user(try user.requireID(), email: user.email, from: req),
-            about: AuditSubject(userID: user.id, label: user.email),
-            on: req.db
-        )
-        let response = req.redirect(to: next, redirectType: .normal)
-        response.cookies[SessionCookie.name] = SessionCookie.value(secret, secure: req.application.servesHTTPS)
-        return response
+        return try await WebSignIn.complete(as: user, method: .password, next: next, req: req)
     }
 
     @Sendable static func signOut(req: Request) async throws -> Response {
@@ -120,11 +117,13 @@ enum LoginController {
 
     private static func passwordMatches(_ req: Request, user: User?, password: String) async throws -> Bool {
         guard !password.isEmpty, password.utf8.count <= Passwords.maxBytes else { return false }
-        let hash = user?.passwordHash ?? req.application.dummyPasswordHash
-        return try await req.password.async.verify(password, created: hash) && user != nil
+        // An account made by the identity provider has no password (an empty hash): never a match.
+        let stored = user.flatMap { $0.passwordHash.isEmpty ? nil : $0.passwordHash }
+        return try await req.password.async.verify(password, created: stored ?? req.application.dummyPasswordHash)
+            && stored != nil
     }
 
-    private static func page(
+    static func page(
         _ req: Request,
         email: String,
         next: String,
@@ -138,7 +137,16 @@ enum LoginController {
         let response = try await req.renderPage(
             "login",
             title: "Sign in",
-            LoginPage(email: email, next: next, csrfToken: csrfToken, error: error),
+            LoginPage(
+                email: email,
+                next: next,
+                csrfToken: csrfToken,
+                error: error,
+                passwords: req.application.config.passwordSignIn,
+                provider: req.application.oidcProvider.map {
+                    ProviderButton(name: $0.settings.name, url: OIDCSignInController.startURL(next: next))
+                }
+            ),
             status: status,
             headers: headers
         )

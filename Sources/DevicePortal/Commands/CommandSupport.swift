@@ -49,6 +49,8 @@ extension Application {
     func registerCommands() {
         asyncCommands.use(CreateUserCommand(), as: "create-user")
         asyncCommands.use(CreateOrganizationCommand(), as: "create-org")
+        asyncCommands.use(SetOrganizationExternalIDCommand(), as: "set-org-external-id")
+        asyncCommands.use(LinkIdentityCommand(), as: "link-identity")
         asyncCommands.use(AddMemberCommand(), as: "add-member")
         asyncCommands.use(SetRoleCommand(), as: "set-role")
         asyncCommands.use(RemoveMemberCommand(), as: "remove-member")

@@ -1,13 +1,15 @@
 import Fluent
 import Vapor
 
-/// `portal create-org --slug S --name N`
+/// `portal create-org --slug S --name N [--external-id X]`
 struct CreateOrganizationCommand: AsyncCommand {
     struct Signature: CommandSignature {
         @Option(name: "slug", help: "Lowercase letters, digits and dashes; used in URLs.")
         var slug: String?
         @Option(name: "name", help: "The organization's display name.")
         var name: String?
+        @Option(name: "external-id", help: "The id the company's session JWTs give this org (EXTERNAL_JWT_ORG_CLAIM).")
+        var externalID: String?
         init() {}
     }
 
@@ -27,6 +29,9 @@ struct CreateOrganizationCommand: AsyncCommand {
             throw CommandFailure("An organization with the slug \(slug) already exists.")
         }
         let organization = Organization(slug: slug, name: name)
+        if let externalID = signature.externalID {
+            organization.externalID = try await ExternalIDOption.checked(externalID, on: db)
+        }
         try await organization.create(on: db)
         context.console.print("Created organization \(slug) (\(name)), id \(try organization.requireID()).")
     }
@@ -57,5 +62,44 @@ struct CreateRoleCommand: AsyncCommand {
             on: db
         )
         context.console.print("Created role \(role.name) in \(organization.slug) with \(role.storedPermissions).")
+    }
+}
+
+/// `portal set-org-external-id --org S --external-id X`
+struct SetOrganizationExternalIDCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "org", help: "The organization's slug.")
+        var org: String?
+        @Option(name: "external-id", help: "The id the company's session JWTs give this org.")
+        var externalID: String?
+        init() {}
+    }
+
+    var help: String { "Sets the id by which the company's session JWTs name an organization." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let db = context.application.db
+        let organization = try await CommandLookups(db: db).organization(slug: try signature.org.required("org"))
+        let externalID = try await ExternalIDOption.checked(
+            try signature.externalID.required("external-id"),
+            on: db,
+            except: organization
+        )
+        organization.externalID = externalID
+        try await organization.save(on: db)
+        context.console.print("\(organization.slug) is now \(externalID) in the company's session JWTs.")
+    }
+}
+
+/// An `--external-id` value: well formed and not another org's.
+enum ExternalIDOption {
+    static func checked(_ value: String, on db: any Database, except own: Organization? = nil) async throws -> String {
+        guard Organization.isValidExternalID(value) else {
+            throw CommandFailure("The external id must be 1 to 255 bytes, with no control characters or outer spaces.")
+        }
+        if let other = try await Organization.find(externalID: value, on: db), other.id != own?.id {
+            throw CommandFailure("The organization \(other.slug) already has the external id \(value).")
+        }
+        return value
     }
 }

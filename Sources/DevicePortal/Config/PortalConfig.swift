@@ -32,6 +32,12 @@ public struct PortalConfig: Sendable {
     /// Where `Templates/` and `Public/` were found (`PORTAL_RESOURCES`, the working directory or
     /// beside the executable); `nil`: those of `app.directory` as the caller set it (the tests).
     public var resources: PortalResources?
+    /// Sign-in with the company's OpenID Connect provider; `nil`: passwords only.
+    public var oidc: OIDCSettings?
+    /// `false`: only the provider signs people in.
+    public var passwordSignIn: Bool
+    /// The company's session JWTs at the guard; `nil`: none accepted.
+    public var externalJWT: ExternalJWTSettings?
 
     public init(
         database: DatabaseURL = Setting.database.fallback,
@@ -50,7 +56,10 @@ public struct PortalConfig: Sendable {
         databasePoolSize: Int = Setting.databasePoolSize.fallback,
         databasePreparedStatements: Bool = Setting.databasePreparedStatements.fallback,
         devicePollMaxHeld: Int = Setting.devicePollMaxHeld.fallback,
-        resources: PortalResources? = nil
+        resources: PortalResources? = nil,
+        oidc: OIDCSettings? = nil,
+        passwordSignIn: Bool = Setting.passwordSignIn.fallback,
+        externalJWT: ExternalJWTSettings? = nil
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -69,6 +78,9 @@ public struct PortalConfig: Sendable {
         self.databasePreparedStatements = databasePreparedStatements
         self.devicePollMaxHeld = devicePollMaxHeld
         self.resources = resources
+        self.oidc = oidc
+        self.passwordSignIn = passwordSignIn
+        self.externalJWT = externalJWT
     }
 
     /// Reads the settings of docs/OPERATIONS.md; a bad value throws an error naming the variable.
@@ -79,6 +91,7 @@ public struct PortalConfig: Sendable {
     {
         let env = EnvironmentReader(read: read)
         let database = try env.value(Setting.database)
+        let identity = try identitySettings(env)
         let config = PortalConfig(
             database: database.withoutPreparedStatementsOption,
             publicBaseURL: try env.value(Setting.publicBaseURL),
@@ -98,7 +111,10 @@ public struct PortalConfig: Sendable {
             databasePreparedStatements: try database.preparedStatementsOption
                 ?? env.value(Setting.databasePreparedStatements),
             devicePollMaxHeld: try env.value(Setting.devicePollMaxHeld),
-            resources: PortalResources.locate(setting: try env.value(Setting.resources))
+            resources: PortalResources.locate(setting: try env.value(Setting.resources)),
+            oidc: identity.oidc,
+            passwordSignIn: identity.passwordSignIn,
+            externalJWT: identity.externalJWT
         )
         if case .postgres = config.database, config.portalSecret == nil {
             // Every instance must share it, so none may invent its own.

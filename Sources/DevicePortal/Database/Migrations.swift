@@ -16,4 +16,7 @@ let portalMigrations: [any Migration] = [
     CreateAuditEvents(),
     AddDeviceAuthorizationExpiryCounted(),
     CreateOrganizationLogos(),
+    CreateLinkedIdentities(),
+    AddOrganizationExternalID(),
+    CreateOIDCSignInAttempts(),
 ]

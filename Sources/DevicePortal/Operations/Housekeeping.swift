@@ -22,6 +22,8 @@ enum Housekeeping {
         var revokedTokens = 0
         var sessions = 0
         var rateLimitEvents = 0
+        /// Sign-ins sent to the identity provider that never came back.
+        var oidcSignIns = 0
     }
 
     /// One round; `nil` when another instance holds the round's lock.
@@ -70,6 +72,7 @@ enum Housekeeping {
                 before: now - RateLimiter.longestWindow,
                 on: tx
             )
+            purged.oidcSignIns = try await delete(OIDCSignInAttempt.schema, where: "expires_at", before: now, on: tx)
             return purged
         }
     }

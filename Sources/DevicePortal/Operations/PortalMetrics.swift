@@ -9,7 +9,8 @@ import Vapor
 /// status codes and the reasons below, never a token, code, email or id.
 final class PortalMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
+    /// Also used by the metrics of other files (`PortalMetrics+Identity.swift`).
+    let factory: PrometheusMetricsFactory
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -25,6 +26,7 @@ final class PortalMetrics: Sendable {
         for reason in GuardFailure.allCases { guardFailure(reason, count: 0) }
         for limit in Limit.allCases { rateLimitRefusal(limit, count: 0) }
         tokensIssued(count: 0)
+        identitySeriesAtZero()
     }
 
     /// Steps of the device-flow funnel.
@@ -115,7 +117,7 @@ final class PortalMetrics: Sendable {
         Gauge(label: "portal_pending_device_codes", factory: factory).record(pendingDeviceCodes)
     }
 
-    private func increment(_ name: String, _ label: (String, String)? = nil, by count: Int = 1) {
+    func increment(_ name: String, _ label: (String, String)? = nil, by count: Int = 1) {
         Counter(label: name, dimensions: label.map { [$0] } ?? [], factory: factory).increment(by: count)
     }
 }

@@ -16,6 +16,8 @@ final class Organization: Model, @unchecked Sendable {
     @Field(key: "device_signin") var deviceSignIn: Bool
     /// A lifetime for new tokens shorter than the server's `TOKEN_TTL`, if the owners set one.
     @OptionalField(key: "token_ttl") var tokenTTL: Int?
+    /// The company's own id for this org, as its session JWTs name it (`EXTERNAL_JWT_ORG_CLAIM`).
+    @OptionalField(key: "external_id") var externalID: String?
 
     init() {}
 
@@ -28,6 +30,18 @@ final class Organization: Model, @unchecked Sendable {
     /// Lowercase letters, digits and inner dashes, 1 to 40 characters.
     static func isValidSlug(_ slug: String) -> Bool {
         slug.wholeMatch(of: /[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?/) != nil
+    }
+
+    static let maxExternalIDBytes = 255
+
+    /// Printable ASCII or more, no control characters, at most 255 bytes.
+    static func isValidExternalID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= maxExternalIDBytes && !id.containsControlCharacters
+            && id.trimmingCharacters(in: .whitespaces) == id
+    }
+
+    static func find(externalID: String, on db: any Database) async throws -> Organization? {
+        try await Organization.query(on: db).filter(\.$externalID == externalID).first()
     }
 
     static func find(slug: String, on db: any Database) async throws -> Organization? {

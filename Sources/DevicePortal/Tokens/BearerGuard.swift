@@ -41,8 +41,8 @@ struct BearerGuard: Middleware {
     }
 }
 
-/// Tells an API token from a session JWT and finds who it acts as right now; anything else
-/// is `invalid_token`. Shared by the guard, which records the token's use and counts and logs
+/// Tells an API token from a session JWT (the portal's own, or the company's by its `iss`) and
+/// finds who it acts as right now; anything else is `invalid_token`. Shared by the guard, which records the token's use and counts and logs
 /// its refusals, and by introspection, which only looks.
 enum CredentialCheck {
     static func principal(for credential: String, request: Request, asGuard: Bool) async throws -> Principal {
@@ -58,6 +58,11 @@ enum CredentialCheck {
                     on: request.db,
                     hotPath: hotPath
                 )
+            }
+            if let issuer = request.application.externalJWTIssuer,
+                ProviderJWT.unverifiedIssuer(of: credential) == issuer.settings.issuer
+            {
+                return try await ExternalJWT.principal(for: credential, issuer: issuer, request: request)
             }
             let jwt = try await SessionJWT.verify(credential, app: request.application, on: request.db, now: now)
             return try await SessionLookup.principal(for: jwt, at: now, on: request.db, hotPath: hotPath)
@@ -87,6 +92,9 @@ enum CredentialCheck {
         case let failure as APITokenLookup.Failure: (reason, description) = (failure.guardFailure, failure.description)
         case let failure as SessionJWT.Failure: (reason, description) = (failure.guardFailure, failure.description)
         case let failure as SessionLookup.Failure: (reason, description) = (failure.guardFailure, failure.description)
+        case let failure as ExternalJWT.Failure:
+            if counted { request.metrics.externalJWTRefused(failure.reason) }
+            (reason, description) = (failure.guardFailure, failure.description)
         default: return error
         }
         return refusal(reason, .invalidToken(description), request, counted: counted)

@@ -6,10 +6,12 @@ struct Principal: Sendable {
     enum Credential: Sendable {
         case apiToken(id: UUID, expiresAt: Date)
         case session(id: UUID, expiresAt: Date)
+        /// The company's own session JWT (`EXTERNAL_JWT_ISSUER`).
+        case externalJWT(expiresAt: Date)
 
         var expiresAt: Date {
             switch self {
-            case .apiToken(_, let expiresAt), .session(_, let expiresAt): expiresAt
+            case .apiToken(_, let expiresAt), .session(_, let expiresAt), .externalJWT(let expiresAt): expiresAt
             }
         }
 
@@ -18,6 +20,7 @@ struct Principal: Sendable {
             switch self {
             case .apiToken: "api_token"
             case .session: "session"
+            case .externalJWT: "external_jwt"
             }
         }
     }

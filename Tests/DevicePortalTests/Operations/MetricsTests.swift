@@ -232,12 +232,17 @@ struct MetricsTests {
             }
             let routes = Set(app.routes.all.map { "/" + $0.path.map(\.description).joined(separator: "/") })
             let allowed: [String: Set<String>] = [
-                "method": ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"],
                 "route": routes.union(["unrouted"]),
                 "step": Set(PortalMetrics.DeviceFlowStep.allCases.map(\.rawValue)),
                 "reason": Set(PortalMetrics.RevocationReason.allCases.map(\.rawValue))
-                    .union(PortalMetrics.GuardFailure.allCases.map(\.rawValue)),
+                    .union(PortalMetrics.GuardFailure.allCases.map(\.rawValue))
+                    .union(PortalMetrics.ExternalJWTRefusal.allCases.map(\.rawValue)),
                 "limit": Set(PortalMetrics.Limit.allCases.map(\.rawValue)),
+                "method": Set(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+                    .union(PortalMetrics.SignInMethod.allCases.map(\.rawValue)),
+                "outcome": ["succeeded", "failed"],
+                "provider": Set(IdentityProviderLabel.allCases.map(\.rawValue)),
+                "document": Set(PortalMetrics.ProviderDocument.allCases.map(\.rawValue)),
             ]
             #expect(!scrape.labels.isEmpty)
             for (name, value) in scrape.labels {
