@@ -153,9 +153,10 @@ extension PortalConfig.Setting {
         .init(
             name: name,
             fallback: nil,
-            parse: { raw in
+            // `String??`: nil is a refusal, never "unset".
+            parse: { raw -> String?? in
                 let text = raw.trimmingCharacters(in: .whitespaces)
-                return text.isEmpty || !text.fits(2_000) || text.containsControlCharacters ? nil : text
+                return text.isEmpty || !text.fits(2_000) || text.containsControlCharacters ? nil : .some(text)
             },
             expected: expected,
             isSecret: secret
@@ -163,7 +164,12 @@ extension PortalConfig.Setting {
     }
 
     private static func providerURL(_ name: String, expected: String) -> PortalConfig.Variable<String?> {
-        .init(name: name, fallback: nil, parse: { PortalConfig.parseProviderURL($0) }, expected: expected)
+        .init(
+            name: name,
+            fallback: nil,
+            parse: { PortalConfig.parseProviderURL($0).map(Optional.some) },
+            expected: expected
+        )
     }
 
     public static var oidcIssuer: PortalConfig.Variable<String?> {
