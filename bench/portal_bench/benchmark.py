@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import memory, nginx, seed, wrk
+from . import company_jwt, memory, nginx, seed, wrk
 from .database import counts, grow
 from .portal import Portal
 from .scenarios import Scenario, Seeded, all_scenarios
@@ -67,15 +67,17 @@ def sha256(secret: str) -> str:
 
 def measure(rows: int, options, database, binary: Path, workdir: Path) -> Measurement:
     account = seed.Account()
-    portal = Portal(binary, database.url, {**database.server_env, **options.server_env},
-                    workdir / f"server-{rows}.log")
-    say(f"{database.kind}, {rows} rows: creating the user, organization and client")
-    for command in account.admin_commands():
-        portal.admin(command)
     load = wrk.Load(options.duration, options.connections, options.threads)
     with ExitStack() as stack:
+        keys = stack.enter_context(company_jwt.serving(workdir))
+        portal = Portal(binary, database.url,
+                        {**database.server_env, **options.server_env, **company_jwt.server_env(keys)},
+                        workdir / f"server-{rows}.log")
+        say(f"{database.kind}, {rows} rows: creating the user, organization and client")
+        for command in account.admin_commands() + company_jwt.admin_commands(account.org_slug, account.email):
+            portal.admin(command)
         server = stack.enter_context(portal.serving())
-        say("a token through the device flow, a session JWT through the signed-in browser")
+        say("a token through the device flow, a session JWT through the signed-in browser, a company JWT")
         web = seed.sign_in(server.base_url, account)
         token = seed.api_token(server.base_url, account, web)
         jwt = seed.session_jwt(web)
@@ -93,9 +95,10 @@ def measure(rows: int, options, database, binary: Path, workdir: Path) -> Measur
             proxy = stack.enter_context(nginx.in_front_of(server.base_url, workdir, f"Bearer {token}"))
         elif options.nginx:
             say(f"no {nginx.NGINX}: the row through nginx is left out (scripts/interop-test.sh installs it)")
-        seeded = Seeded(server.base_url, account.client_id, token, jwt, pool, proxy)
+        seeded = Seeded(server.base_url, account.client_id, token, jwt, keys.sign(), pool, proxy)
         scenarios = all_scenarios(seeded, options.duration)
         warm_up(server.base_url, scenarios, load)
+        fetches_before = keys.fetches[0]
         runs = [Run(scenario, []) for scenario in scenarios]
         for repeat in range(1, options.repeat + 1):
             for run in runs:
@@ -104,6 +107,9 @@ def measure(rows: int, options, database, binary: Path, workdir: Path) -> Measur
                 say(f"wrk {run.scenario.label} for {load.seconds} s ({repeat}/{options.repeat})")
                 run.outcomes.append(wrk.run(server.base_url, run.scenario.make_request(), load))
                 run.rss_mib = server.rss_mib()
+        if keys.fetches[0] != fetches_before:
+            raise RuntimeError(f"the portal fetched the company JWKS {keys.fetches[0] - fetches_before} times "
+                               "under load: the keys should have been cached")
         check = None
         if options.memory:
             me = next(s for s in scenarios if s.key == "me_token")
@@ -118,5 +124,5 @@ def warm_up(base_url: str, scenarios: list[Scenario], load: wrk.Load) -> None:
     early poll would grow its code's interval and spoil the pool."""
     short = wrk.Load(2, load.connections, load.threads)
     for scenario in scenarios:
-        if scenario.key in ("healthz", "readyz", "me_token", "me_jwt", "verify_token", "nginx_me"):
+        if scenario.key in ("healthz", "readyz", "me_token", "me_jwt", "me_external_jwt", "verify_token", "nginx_me"):
             wrk.run(base_url, scenario.make_request(), short)

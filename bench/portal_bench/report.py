@@ -36,11 +36,13 @@ def size_table(m: Measurement, header: str) -> str:
     lines = [f"{header}; {m.database}: {m.tokens} API tokens, {m.pending} pending device codes"
              + (f"; medians of {len(m.runs[0].outcomes)} runs" if repeated else ""),
              f"{'route':<40} {'req/s':>8}{' spread' if repeated else ''} {'p50 ms':>7} {'p99 ms':>7}"
-             f" {'/readyz':>7} {'target':<10} {'vs /me':>6} {'target':<10} {'RSS MiB':>7}  answers"]
+             f" {'/readyz':>7} {'target':<10} {'vs /me':>6} {'target':<10} {'RSS MiB':>7}  answers",
+             "(vs /me: forward auth against /me with the API token, the company JWT against the session JWT)"]
     for run in m.runs:
         ratio = run.outcome.rate / readyz
         spread = f" {run.spread:>6.0%}" if repeated else ""
-        # Forward auth against GET /me with the same API token (the route it stands in front of).
+        # Forward auth against GET /me with the same API token (the route it stands in front of),
+        # the company's session JWT against the portal's own.
         versus, versus_target = "", ""
         if run.scenario.versus:
             versus_ratio = run.outcome.rate / m.run(run.scenario.versus).outcome.rate

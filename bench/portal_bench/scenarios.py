@@ -34,6 +34,7 @@ class Seeded:
     client_id: str
     api_token: str
     session_jwt: str
+    company_jwt: str                       # the company's session JWT (EXTERNAL_JWT_ISSUER)
     pool: Path
     nginx: str | None = None               # base URL of nginx in front of the server, if any
 
@@ -52,6 +53,10 @@ def all_scenarios(seeded: Seeded, seconds: int) -> list[Scenario]:
                  lambda: Request("GET", "/me", authorization=f"Bearer {seeded.api_token}"), "200 -", 0.80),
         Scenario("me_jwt", "GET /me (session JWT)",
                  lambda: Request("GET", "/me", authorization=f"Bearer {seeded.session_jwt}"), "200 -"),
+        # The company's session JWT: an RS256 signature and a look-up by linked identity.
+        Scenario("me_external_jwt", "GET /me (company JWT)",
+                 lambda: Request("GET", "/me", authorization=f"Bearer {seeded.company_jwt}"), "200 -",
+                 versus="me_jwt", versus_target=0.75),
         # Forward auth: the guard's decision alone, an empty 200 with the X-Portal-* headers.
         Scenario("verify_token", "GET /auth/verify (API token)",
                  lambda: Request("GET", "/auth/verify", authorization=f"Bearer {seeded.api_token}"), "200 -",
