@@ -31,7 +31,8 @@ enum OIDCSignInController {
                 headers: ["Retry-After": String(retryAfter)]
             )
         }
-        let discovery = try await Self.discovery(provider, req)
+        // Fetched afresh: a person is sent to the provider only while it answers.
+        let discovery = try await Self.discovery(provider, req, fresh: true)
         guard let authorizationEndpoint = discovery.authorizationEndpoint,
             var url = URLComponents(string: authorizationEndpoint)
         else { throw SignInFailure.providerUnreachable.page }
@@ -145,9 +146,13 @@ enum OIDCSignInController {
         return provider
     }
 
-    static func discovery(_ provider: OIDCProvider, _ req: Request) async throws -> DiscoveryDocument {
+    static func discovery(
+        _ provider: OIDCProvider,
+        _ req: Request,
+        fresh: Bool = false
+    ) async throws -> DiscoveryDocument {
         do {
-            return try await provider.discovery.document(at: req.now, app: req.application)
+            return try await provider.discovery.document(at: req.now, app: req.application, fresh: fresh)
         } catch {
             req.logger.warning("the OpenID Connect provider is unreachable", metadata: ["error": .string("\(error)")])
             throw SignInFailure.providerUnreachable.page

@@ -34,7 +34,8 @@ struct DiscoveryDocument: Decodable, Sendable {
 
 /// The discovery document of one issuer, fetched when first needed and kept for an hour; a
 /// failed fetch is not retried within `retryInterval`, and a stale document keeps serving
-/// while the provider is unreachable.
+/// while the provider is unreachable, except to a caller that asks for a `fresh` one: the
+/// start of a sign-in, which should not send a person to a provider that is down.
 final class ProviderDiscovery: Sendable {
     static let maxAge: TimeInterval = 3_600
     static let retryInterval: TimeInterval = 10
@@ -58,11 +59,11 @@ final class ProviderDiscovery: Sendable {
         (issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer) + "/.well-known/openid-configuration"
     }
 
-    func document(at now: Date, app: Application) async throws -> DiscoveryDocument {
+    func document(at now: Date, app: Application, fresh: Bool = false) async throws -> DiscoveryDocument {
         let (cached, fetchedAt, lastFailure) = state.withLockedValue { ($0.document, $0.fetchedAt, $0.lastFailure) }
-        if let cached, let fetchedAt, now.timeIntervalSince(fetchedAt) < Self.maxAge { return cached }
+        if !fresh, let cached, let fetchedAt, now.timeIntervalSince(fetchedAt) < Self.maxAge { return cached }
         if let lastFailure, now.timeIntervalSince(lastFailure) < Self.retryInterval, now >= lastFailure {
-            if let cached { return cached }
+            if let cached, !fresh { return cached }
             throw ProviderFetch.Failure(description: "the provider was unreachable moments ago")
         }
         do {
@@ -74,7 +75,7 @@ final class ProviderDiscovery: Sendable {
         } catch {
             state.withLockedValue { $0.lastFailure = now }
             app.metrics.identityProviderReached(provider, document: .discovery, ok: false)
-            if let cached { return cached }
+            if let cached, !fresh { return cached }
             throw error
         }
     }

@@ -260,10 +260,11 @@ struct OIDCSignInTests {
         }
     }
 
-    @Test("a provider that is down is a page; password sign-in goes on working")
+    @Test("a provider that is down is a page, even with its discovery document cached; passwords go on working")
     func providerDown() async throws {
         try await withProvider { app, provider in
             try await Fixtures(app: app).standardCast()
+            #expect(try await Browser(app: app).get("/login/oidc").status == .seeOther)
             provider.setDown(true)
             let start = try await Browser(app: app).get("/login/oidc")
             #expect(start.status == .serviceUnavailable)
