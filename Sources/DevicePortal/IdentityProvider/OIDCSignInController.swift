@@ -82,10 +82,13 @@ enum OIDCSignInController {
     @Sendable static func callback(req: Request) async throws -> Response {
         let provider = try Self.provider(req)
         do {
-            let attempt = try await claimAttempt(req)
+            // A refusal signs nobody in whatever its state, so it is told as it is even when the
+            // provider leaves the state out (as some do, against RFC 6749 §4.1.2.1).
             if let error = req.query[String.self, at: "error"] {
+                _ = try? await claimAttempt(req)
                 throw error == "access_denied" ? SignInFailure.denied : SignInFailure.providerError
             }
+            let attempt = try await claimAttempt(req)
             guard let code = req.query[String.self, at: "code"], !code.isEmpty, code.fits(2_000),
                 !code.containsControlCharacters
             else { throw SignInFailure.badCallback }

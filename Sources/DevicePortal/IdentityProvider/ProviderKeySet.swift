@@ -134,10 +134,16 @@ final class ProviderKeySet: Sendable {
             algorithms[kid] = algorithm
             signing.append(jwk)
         }
-        guard !signing.isEmpty else { throw ProviderFetch.Failure(description: "the JWKS holds no signing key") }
-        for jwk in signing {
+        // RFC 7517 §5: a key that cannot be read (a missing modulus, a point off its curve) is
+        // ignored; the others still count.
+        var usable: [JWK] = []
+        let scratch = JWTKeyCollection()  // jwt-kit reads a key when it is added: this tells which can be
+        for jwk in signing where (try? await scratch.add(jwk: jwk)) != nil { usable.append(jwk) }
+        algorithms = algorithms.filter { kid, _ in usable.contains { $0.keyIdentifier?.string == kid } }
+        guard !usable.isEmpty else { throw ProviderFetch.Failure(description: "the JWKS holds no usable signing key") }
+        for jwk in usable {
             // A single key is also the default, for JWTs that name no `kid`.
-            _ = try await collection.add(jwk: jwk, isDefault: signing.count == 1)
+            _ = try await collection.add(jwk: jwk, isDefault: usable.count == 1)
         }
         return Keys(collection: collection, algorithms: algorithms, fetchedAt: fetchedAt)
     }

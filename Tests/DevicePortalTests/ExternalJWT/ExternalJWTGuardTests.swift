@@ -87,6 +87,17 @@ struct ExternalJWTGuardTests {
         }
     }
 
+    @Test("keys that cannot be read are skipped; the others verify (RFC 7517 §5)")
+    func brokenKeysSkipped() async throws {
+        try await withExternalJWTs { app, provider, _, _ in
+            provider.publishBrokenKeys()
+            let jwt = try await provider.sign(Self.claims(at: app.clock.now))
+            #expect(try await me(app, jwt).status == .ok)
+            let broken = try await provider.sign(Self.claims(at: app.clock.now), kid: "broken-rsa")
+            #expect(try await me(app, broken).status == .unauthorized)
+        }
+    }
+
     @Test("a nested org claim is read by its dotted path")
     func nestedOrganizationClaim() async throws {
         try await withExternalJWTs(organizationClaim: ["o", "id"]) { app, provider, _, _ in

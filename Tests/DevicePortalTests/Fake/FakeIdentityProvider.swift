@@ -30,6 +30,7 @@ final class FakeIdentityProvider: Sendable {
         var codes: [String: PendingCode] = [:]
         var fetches: [String: Int] = [:]
         var down = false
+        var brokenKeys = false
         var lastTokenRequest: String?
     }
 
@@ -54,6 +55,9 @@ final class FakeIdentityProvider: Sendable {
     var lastTokenRequest: String? { state.withLockedValue { $0.lastTokenRequest } }
 
     func setDown(_ down: Bool) { state.withLockedValue { $0.down = down } }
+
+    /// Also publishes keys no one can read: an RSA key without its modulus, an EC point off its curve.
+    func publishBrokenKeys() { state.withLockedValue { $0.brokenKeys = true } }
 
     /// Installs this provider as the application's HTTP client.
     func install(in app: Application) {
@@ -127,8 +131,18 @@ final class FakeIdentityProvider: Sendable {
                 "jwks_uri": .string(Self.issuer + "/jwks"),
             ])
         case "/jwks":
-            let keys = state.withLockedValue { $0.keys }
+            let (keys, broken) = state.withLockedValue { ($0.keys, $0.brokenKeys) }
             var entries: [ClaimValue] = []
+            if broken {
+                entries.append(.object(["kty": .string("RSA"), "kid": .string("broken-rsa"), "e": .string("AQAB")]))
+                entries.append(
+                    .object([
+                        "kty": .string("EC"), "crv": .string("P-256"), "kid": .string("broken-ec"),
+                        "x": .string(String(repeating: "A", count: 43)),
+                        "y": .string(String(repeating: "A", count: 43)),
+                    ])
+                )
+            }
             for key in keys {
                 guard let parameters = key.key.publicKey.parameters else { throw Abort(.internalServerError) }
                 entries.append(
