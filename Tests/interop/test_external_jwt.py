@@ -1,0 +1,352 @@
+"""The company's session JWTs at the guard (issue 15), minted with PyJWT (and once with joserfc)
+and checked against a JWKS served from this process, on a `portal serve` of these tests' own:
+- accepted on /me (`auth.type` external_jwt, the current role) and on /api/orgs/{slug}/…, with a
+  nested org claim (`o.id`) and, on a second server, the default `org_id`; RS256, ES256 and EdDSA;
+  an ES256 token of joserfc too; no JWKS fetch per request once the keys are cached;
+- `portal set-role` counts on the very next request, `portal remove-member` makes it 401;
+- introspection says `token_type: external_jwt`;
+- refusals, each 401 `invalid_token` (JSON and WWW-Authenticate) and counted by reason in
+  `portal_external_jwt_refusals_total`: expired, `nbf` ahead, wrong `aud`, `azp` missing or not
+  listed, wrong `iss`, `alg: none`, HS256 signed with the public key (key confusion), a key of
+  another algorithm, a bad signature, an unknown kid, no org claim, unknown org, not a member,
+  unknown `sub`;
+- rotated keys: a new kid is fetched once and accepted; a flood of 50 unknown kids costs the JWKS
+  at most one fetch;
+- a JWKS that cannot be fetched: external JWTs 401, API tokens unaffected and fast."""
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import ECKey
+
+from conftest import _free_port
+from identity_fixtures import KeySetServer, jwks_server, start_portal
+from portal_helpers import approve_by_hand, get_me, poll_for_token, request_device_code
+
+ISSUER = "https://clerk.acme.test"
+AUDIENCE = "device-portal-api"
+APP = "https://app.acme.test"
+ORG_ID = "org_2analytical"
+OTHER_ORG_ID = "org_2babbage"
+
+
+class SigningKey:
+    """A private key of PyJWT's, its kid and algorithm, and its public half as a JWK."""
+
+    def __init__(self, kid: str, algorithm: str, private, jwk_of):
+        self.kid, self.algorithm, self.private = kid, algorithm, private
+        self.jwk = {**jwk_of(private.public_key(), as_dict=True), "kid": kid, "alg": algorithm, "use": "sig"}
+
+    @classmethod
+    def rsa(cls, kid: str):
+        return cls(kid, "RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048), RSAAlgorithm.to_jwk)
+
+    @classmethod
+    def ec(cls, kid: str):
+        return cls(kid, "ES256", ec.generate_private_key(ec.SECP256R1()), ECAlgorithm.to_jwk)
+
+    @classmethod
+    def ed25519(cls, kid: str):
+        return cls(kid, "EdDSA", ed25519.Ed25519PrivateKey.generate(), OKPAlgorithm.to_jwk)
+
+    def sign(self, claims: dict, **header) -> str:
+        return jwt.encode(claims, self.private, algorithm=self.algorithm, headers={"kid": self.kid, **header})
+
+    def public_pem(self) -> bytes:
+        return self.private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+RSA_KEY = SigningKey.rsa("rsa-2026-1")
+EC_KEY = SigningKey.ec("ec-2026-1")
+ED_KEY = SigningKey.ed25519("ed-2026-1")
+JOSE_KEY = ECKey.generate_key("P-256", parameters={"kid": "jose-ec-1", "alg": "ES256", "use": "sig"})
+
+
+def claims(sub: str, org: str | None = ORG_ID, nested: bool = True, **changes) -> dict:
+    """A Clerk-like session JWT's claims; `changes` replace (None removes) any of them."""
+    now = int(time.time())
+    body = {"iss": ISSUER, "sub": sub, "aud": [AUDIENCE], "azp": APP, "iat": now - 5, "nbf": now - 5,
+            "exp": now + 300, "sid": "sess_" + secrets.token_hex(6)}
+    if org is not None:
+        body.update({"o": {"id": org, "rol": "admin"}} if nested else {"org_id": org})
+    for name, value in changes.items():
+        if value is None:
+            body.pop(name, None)
+        else:
+            body[name] = value
+    return body
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hand_made(header: dict, body: dict, sign) -> str:
+    """A JWT put together by hand, for what no library will sign (none, HMAC with a public key)."""
+    head = b64(json.dumps(header).encode()) + "." + b64(json.dumps(body).encode())
+    return head + "." + b64(sign(head.encode()))
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def me(portal, token: str) -> requests.Response:
+    return requests.get(portal.url("/me"), headers=bearer(token), timeout=10)
+
+
+def assert_invalid_token(resp: requests.Response, what: str):
+    assert resp.status_code == 401, (what, resp.status_code, resp.text)
+    assert 'error="invalid_token"' in resp.headers.get("WWW-Authenticate", ""), (what, resp.headers)
+    assert resp.json()["error"] == "invalid_token", (what, resp.text)
+
+
+def refusals(portal) -> dict[str, float]:
+    """`portal_external_jwt_refusals_total` by reason, from /metrics (loopback needs no token)."""
+    text = requests.get(portal.url("/metrics"), timeout=10).text
+    return {reason: float(value) for reason, value in
+            re.findall(r'^portal_external_jwt_refusals_total\{reason="([a-z_]+)"\} (\S+)$', text, re.MULTILINE)}
+
+
+def jwt_settings(keys: KeySetServer, **extra) -> dict:
+    return {"EXTERNAL_JWT_ISSUER": ISSUER, "EXTERNAL_JWT_JWKS_URL": keys.url, "EXTERNAL_JWT_AUDIENCE": AUDIENCE,
+            "EXTERNAL_JWT_AUTHORIZED_PARTIES": f"{APP},https://admin.acme.test", **extra}
+
+
+def seed_people(own):
+    """Ada (owner) and Bob (member) of `analytical`, linked to the issuer; `babbage`, where nobody is."""
+    portal = own.info
+    own.run("set-org-external-id", "--org", portal.org_slug, "--external-id", ORG_ID)
+    own.run("create-org", "--slug", "babbage", "--name", "Babbage & Co", "--external-id", OTHER_ORG_ID)
+    own.run("link-identity", "--email", portal.email, "--issuer", ISSUER, "--subject", "user_2ada")
+    own.run("create-user", "--email", "bob@example.com", "--name", "Bob", "--password", "bob's long password")
+    own.run("add-member", "--org", portal.org_slug, "--email", "bob@example.com", "--role", "member")
+    own.run("link-identity", "--email", "bob@example.com", "--issuer", ISSUER, "--subject", "user_2bob")
+
+
+@pytest.fixture(scope="module")
+def jwt_portal(jwks_server):
+    """A portal that takes the issuer's JWTs, the org named by the nested claim `o.id`."""
+    jwks_server.keys = [RSA_KEY.jwk, EC_KEY.jwk, ED_KEY.jwk, JOSE_KEY.as_dict(private=False)]
+    own = start_portal(**jwt_settings(jwks_server, EXTERNAL_JWT_ORG_CLAIM="o.id"))
+    try:
+        seed_people(own)
+        jwks_server.wait_for_fetches(1)  # the keys are fetched at start-up
+        yield own
+    finally:
+        own.stop()
+
+
+def test_accepted_on_me_and_the_api_with_the_current_role(jwt_portal, jwks_server):
+    portal = jwt_portal.info
+    fetches = jwks_server.fetch_count()
+    token = RSA_KEY.sign(claims("user_2ada"))
+    resp = me(portal, token)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["user"]["email"] == portal.email
+    assert body["organization"]["slug"] == portal.org_slug
+    assert body["role"]["name"] == "owner"
+    assert body["auth"]["type"] == "external_jwt"
+    assert "token_id" not in body["auth"] or body["auth"]["token_id"] is None
+    assert resp.headers.get("Cache-Control") == "no-store"
+    members = requests.get(portal.url(f"/api/orgs/{portal.org_slug}/members"), headers=bearer(token), timeout=10)
+    assert members.status_code == 200, members.text
+    assert {m["user"]["email"] if "user" in m else m.get("email") for m in members.json()["items"]} >= {
+        portal.email, "bob@example.com"}, members.text
+    # Never another org than the token's own.
+    other = requests.get(portal.url("/api/orgs/babbage/members"), headers=bearer(token), timeout=10)
+    assert other.status_code == 403, other.status_code
+    for _ in range(20):
+        assert me(portal, token).status_code == 200
+    assert jwks_server.fetch_count() == fetches, "the JWKS was fetched on the request path"
+
+
+def test_a_role_change_and_a_removal_count_on_the_next_request(jwt_portal):
+    portal = jwt_portal.info
+    token = RSA_KEY.sign(claims("user_2bob"))
+    audit = portal.url(f"/api/orgs/{portal.org_slug}/audit")
+    assert me(portal, token).json()["role"]["name"] == "member"
+    refused = requests.get(audit, headers=bearer(token), timeout=10)
+    assert refused.status_code == 403 and 'error="insufficient_scope"' in refused.headers["WWW-Authenticate"]
+
+    jwt_portal.run("set-role", "--org", portal.org_slug, "--email", "bob@example.com", "--role", "admin")
+    assert me(portal, token).json()["role"]["name"] == "admin"
+    assert requests.get(audit, headers=bearer(token), timeout=10).status_code == 200
+
+    jwt_portal.run("remove-member", "--org", portal.org_slug, "--email", "bob@example.com")
+    assert_invalid_token(me(portal, token), "removed member")
+    assert_invalid_token(requests.get(audit, headers=bearer(token), timeout=10), "removed member on /api")
+
+
+@pytest.mark.parametrize("key", [RSA_KEY, EC_KEY, ED_KEY], ids=lambda key: key.algorithm)
+def test_each_asymmetric_algorithm_is_accepted(jwt_portal, key):
+    resp = me(jwt_portal.info, key.sign(claims("user_2ada")))
+    assert resp.status_code == 200, (key.algorithm, resp.text)
+    assert resp.json()["auth"]["type"] == "external_jwt"
+
+
+def test_a_joserfc_es256_token_is_accepted(jwt_portal):
+    token = jose_jwt.encode({"alg": "ES256", "kid": "jose-ec-1", "typ": "JWT"}, claims("user_2ada"), JOSE_KEY)
+    resp = me(jwt_portal.info, token)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["auth"]["type"] == "external_jwt" and resp.json()["role"]["name"] == "owner"
+
+
+def test_introspection_names_the_external_jwt(jwt_portal):
+    portal = jwt_portal.info
+    out = jwt_portal.run("create-client", "--client-id", "reporting", "--name", "Reporting", "--confidential")
+    secret = re.search(r"\b[0-9a-f]{64}\b", out).group(0)
+    token = EC_KEY.sign(claims("user_2ada"))
+    person = me(portal, token).json()
+    answer = requests.post(portal.url("/auth/introspect"), data={"token": token}, auth=("reporting", secret), timeout=10)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["active"] is True and body["token_type"] == "external_jwt", body
+    assert body["sub"] == person["user"]["id"] and body["org"] == person["organization"]["id"], body
+    assert body["role"] == "owner" and "members:manage" in body["permissions"], body
+    expired = EC_KEY.sign(claims("user_2ada", exp=int(time.time()) - 600))
+    answer = requests.post(portal.url("/auth/introspect"), data={"token": expired}, auth=("reporting", secret), timeout=10)
+    assert answer.status_code == 200 and answer.json() == {"active": False}, answer.text
+
+
+def refused_tokens() -> list[tuple[str, str, str | None]]:
+    """(what, token, the reason the refusal is counted under; None: not one of the issuer's)."""
+    now = int(time.time())
+    other_rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = RSA_KEY.public_pem()
+    return [
+        ("expired", RSA_KEY.sign(claims("user_2ada", exp=now - 600, iat=now - 900, nbf=now - 900)), "expired"),
+        ("nbf ahead", RSA_KEY.sign(claims("user_2ada", nbf=now + 600)), "not_yet_valid"),
+        ("wrong aud", RSA_KEY.sign(claims("user_2ada", aud=["another-api"])), "audience"),
+        ("no aud", RSA_KEY.sign(claims("user_2ada", aud=None)), "audience"),
+        ("azp not listed", RSA_KEY.sign(claims("user_2ada", azp="https://evil.example")), "authorized_party"),
+        ("no azp", RSA_KEY.sign(claims("user_2ada", azp=None)), "authorized_party"),
+        ("wrong iss", RSA_KEY.sign(claims("user_2ada", iss="https://clerk.evil.test")), None),
+        ("alg none", hand_made({"alg": "none", "typ": "JWT", "kid": RSA_KEY.kid}, claims("user_2ada"),
+                               lambda _: b""), "algorithm"),
+        ("HS256 with the public key", hand_made({"alg": "HS256", "typ": "JWT", "kid": RSA_KEY.kid}, claims("user_2ada"),
+                                                lambda head: hmac.new(pem, head, hashlib.sha256).digest()), "algorithm"),
+        ("RS256 under the EC key's kid", RSA_KEY.sign(claims("user_2ada"), kid=EC_KEY.kid), "algorithm"),
+        ("bad signature", jwt.encode(claims("user_2ada"), other_rsa, algorithm="RS256", headers={"kid": RSA_KEY.kid}),
+         "signature"),
+        ("unknown kid", RSA_KEY.sign(claims("user_2ada"), kid="rsa-unknown"), "unknown_key"),
+        ("no org claim", RSA_KEY.sign(claims("user_2ada", org=None)), "no_org_claim"),
+        ("org claim at the top level, not o.id", RSA_KEY.sign(claims("user_2ada", nested=False)), "no_org_claim"),
+        ("unknown org", RSA_KEY.sign(claims("user_2ada", org="org_2nobody")), "unknown_org"),
+        ("not a member", RSA_KEY.sign(claims("user_2ada", org=OTHER_ORG_ID)), "not_a_member"),
+        ("unknown sub", RSA_KEY.sign(claims("user_2stranger")), "unknown_subject"),
+        ("no exp", RSA_KEY.sign(claims("user_2ada", exp=None)), "malformed"),
+    ]
+
+
+def test_every_refusal_is_a_401_invalid_token_counted_by_reason(jwt_portal):
+    portal = jwt_portal.info
+    before = refusals(portal)
+    assert {"expired", "algorithm", "unknown_key", "unknown_subject"} <= set(before), before
+    expected: dict[str, int] = {}
+    for what, token, reason in refused_tokens():
+        assert_invalid_token(me(portal, token), what)
+        assert_invalid_token(requests.get(portal.url(f"/api/orgs/{portal.org_slug}/members"), headers=bearer(token),
+                                          timeout=10), what + " on /api")
+        if reason:
+            expected[reason] = expected.get(reason, 0) + 2
+    after = refusals(portal)
+    counted = {reason: after.get(reason, 0) - before.get(reason, 0) for reason in after}
+    assert {r: n for r, n in counted.items() if n} == expected, counted
+    # Still fine for a good token, and the server is alive.
+    assert me(portal, RSA_KEY.sign(claims("user_2ada"))).status_code == 200
+    assert jwt_portal.alive()
+
+
+def wait_until_a_fetch_is_allowed(keys: KeySetServer):
+    """The portal fetches the JWKS at most once a minute: wait until a minute has passed."""
+    time.sleep(max(0.0, 61.5 - keys.seconds_since_last_fetch()))
+
+
+def test_rotated_keys_are_fetched_once_and_accepted(jwt_portal, jwks_server):
+    portal = jwt_portal.info
+    wait_until_a_fetch_is_allowed(jwks_server)
+    rotated = SigningKey.rsa("rsa-2026-2")
+    jwks_server.keys = [rotated.jwk, *jwks_server.keys]
+    fetches = jwks_server.fetch_count()
+    resp = me(portal, rotated.sign(claims("user_2ada")))
+    assert resp.status_code == 200, resp.text
+    assert jwks_server.fetch_count() == fetches + 1
+    for _ in range(5):
+        assert me(portal, rotated.sign(claims("user_2ada"))).status_code == 200
+        assert me(portal, RSA_KEY.sign(claims("user_2ada"))).status_code == 200
+    assert jwks_server.fetch_count() == fetches + 1
+
+
+def test_the_default_org_claim_is_org_id(jwks_server):
+    own = start_portal(**jwt_settings(jwks_server))
+    try:
+        seed_people(own)
+        portal = own.info
+        resp = me(portal, ED_KEY.sign(claims("user_2bob", nested=False)))
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["role"]["name"] == "member" and resp.json()["auth"]["type"] == "external_jwt"
+        api = requests.get(portal.url(f"/api/orgs/{portal.org_slug}/members"),
+                           headers=bearer(RSA_KEY.sign(claims("user_2ada", nested=False))), timeout=10)
+        assert api.status_code == 200, api.text
+        assert_invalid_token(me(portal, RSA_KEY.sign(claims("user_2ada", nested=True))), "o.id where org_id is read")
+    finally:
+        own.stop()
+
+
+def test_a_jwks_that_cannot_be_fetched_refuses_external_jwts_and_leaves_api_tokens_alone():
+    own = start_portal(EXTERNAL_JWT_ISSUER=ISSUER, EXTERNAL_JWT_JWKS_URL=f"http://127.0.0.1:{_free_port()}/jwks.json")
+    try:
+        portal = own.info
+        own.run("set-org-external-id", "--org", portal.org_slug, "--external-id", ORG_ID)
+        own.run("link-identity", "--email", portal.email, "--issuer", ISSUER, "--subject", "user_2ada")
+        grant = request_device_code(portal, device_name="during-the-jwks-outage")
+        approve_by_hand(portal, grant["user_code"])
+        api_token = poll_for_token(portal, grant["device_code"], grant["interval"])["access_token"]
+        before = refusals(portal)
+        for _ in range(3):
+            started = time.monotonic()
+            assert_invalid_token(me(portal, RSA_KEY.sign(claims("user_2ada", nested=False))), "no keys")
+            assert time.monotonic() - started < 6
+        assert refusals(portal).get("keys_unavailable", 0) - before.get("keys_unavailable", 0) == 3
+        for _ in range(5):
+            started = time.monotonic()
+            resp = get_me(portal, api_token)
+            took = time.monotonic() - started
+            assert resp.status_code == 200 and resp.json()["auth"]["type"] == "api_token", resp.text
+            assert took < 0.5, f"/me with an API token took {took:.2f}s while the JWKS is down"
+        assert own.alive()
+    finally:
+        own.stop()
+
+
+def test_a_flood_of_unknown_kids_costs_at_most_one_fetch(jwt_portal, jwks_server):
+    portal = jwt_portal.info
+    wait_until_a_fetch_is_allowed(jwks_server)
+    fetches = jwks_server.fetch_count()
+    forged = [RSA_KEY.sign(claims("user_2ada"), kid=f"forged-{uuid.uuid4()}") for _ in range(50)]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda token: me(portal, token), forged))
+    for resp in answers:
+        assert_invalid_token(resp, "forged kid")
+    assert jwks_server.fetch_count() - fetches <= 1, jwks_server.fetch_count() - fetches
+    # The real keys still work, without another fetch.
+    assert me(portal, RSA_KEY.sign(claims("user_2ada"))).status_code == 200
+    assert jwks_server.fetch_count() - fetches <= 1
+    assert jwt_portal.alive()
