@@ -23,6 +23,7 @@ import secrets
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import jwt
 import pytest
@@ -35,7 +36,7 @@ from joserfc.jwk import ECKey
 
 from conftest import _free_port
 from identity_fixtures import KeySetServer, jwks_server, start_portal
-from portal_helpers import approve_by_hand, get_me, poll_for_token, request_device_code
+from portal_helpers import approve_by_hand, csrf_of, get_me, poll_for_token, request_device_code, sign_in
 
 ISSUER = "https://clerk.acme.test"
 AUDIENCE = "device-portal-api"
@@ -139,10 +140,17 @@ def seed_people(own):
     own.run("link-identity", "--email", "bob@example.com", "--issuer", ISSUER, "--subject", "user_2bob")
 
 
+def publish_keys(keys: KeySetServer):
+    """The JWKS holds at least the keys these tests sign with (a rotated one stays)."""
+    published = {key["kid"] for key in keys.keys}
+    base = [RSA_KEY.jwk, EC_KEY.jwk, ED_KEY.jwk, JOSE_KEY.as_dict(private=False)]
+    keys.keys = [*keys.keys, *(key for key in base if key["kid"] not in published)]
+
+
 @pytest.fixture(scope="module")
 def jwt_portal(jwks_server):
     """A portal that takes the issuer's JWTs, the org named by the nested claim `o.id`."""
-    jwks_server.keys = [RSA_KEY.jwk, EC_KEY.jwk, ED_KEY.jwk, JOSE_KEY.as_dict(private=False)]
+    publish_keys(jwks_server)
     own = start_portal(**jwt_settings(jwks_server, EXTERNAL_JWT_ORG_CLAIM="o.id"))
     try:
         seed_people(own)
@@ -172,9 +180,18 @@ def test_accepted_on_me_and_the_api_with_the_current_role(jwt_portal, jwks_serve
     # Never another org than the token's own.
     other = requests.get(portal.url("/api/orgs/babbage/members"), headers=bearer(token), timeout=10)
     assert other.status_code == 403, other.status_code
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    assert datetime.fromisoformat(body["auth"]["expires_at"].replace("Z", "+00:00")).timestamp() == exp
     for _ in range(20):
         assert me(portal, token).status_code == 200
     assert jwks_server.fetch_count() == fetches, "the JWKS was fetched on the request path"
+    # The portal's own session JWTs still work beside the issuer's.
+    web = sign_in(portal)
+    minted = web.post(portal.url("/auth/session/token"), timeout=10,
+                      headers={"X-CSRF-Token": csrf_of(web.get(portal.url("/auth/device"), timeout=10))})
+    assert minted.status_code == 200, minted.text
+    own = me(portal, minted.json()["token"])
+    assert own.status_code == 200 and own.json()["auth"]["type"] == "session", own.text
 
 
 def test_a_role_change_and_a_removal_count_on_the_next_request(jwt_portal):
@@ -266,6 +283,8 @@ def test_every_refusal_is_a_401_invalid_token_counted_by_reason(jwt_portal):
                                           timeout=10), what + " on /api")
         if reason:
             expected[reason] = expected.get(reason, 0) + 2
+    log = jwt_portal.log()
+    assert not [what for what, token, _ in refused_tokens() if token.split(".")[2] and token.split(".")[2] in log]
     after = refusals(portal)
     counted = {reason: after.get(reason, 0) - before.get(reason, 0) for reason in after}
     assert {r: n for r, n in counted.items() if n} == expected, counted
@@ -283,11 +302,14 @@ def test_rotated_keys_are_fetched_once_and_accepted(jwt_portal, jwks_server):
     portal = jwt_portal.info
     wait_until_a_fetch_is_allowed(jwks_server)
     rotated = SigningKey.rsa("rsa-2026-2")
-    jwks_server.keys = [rotated.jwk, *jwks_server.keys]
+    # Published beside it: a key for encryption, which must never verify a signature.
+    encryption = SigningKey.rsa("rsa-enc-1")
+    jwks_server.keys = [rotated.jwk, {**encryption.jwk, "use": "enc"}, *jwks_server.keys]
     fetches = jwks_server.fetch_count()
     resp = me(portal, rotated.sign(claims("user_2ada")))
     assert resp.status_code == 200, resp.text
     assert jwks_server.fetch_count() == fetches + 1
+    assert_invalid_token(me(portal, encryption.sign(claims("user_2ada"))), "a key published for encryption")
     for _ in range(5):
         assert me(portal, rotated.sign(claims("user_2ada"))).status_code == 200
         assert me(portal, RSA_KEY.sign(claims("user_2ada"))).status_code == 200
@@ -295,6 +317,7 @@ def test_rotated_keys_are_fetched_once_and_accepted(jwt_portal, jwks_server):
 
 
 def test_the_default_org_claim_is_org_id(jwks_server):
+    publish_keys(jwks_server)
     own = start_portal(**jwt_settings(jwks_server))
     try:
         seed_people(own)

@@ -7,16 +7,19 @@ project did not write (oidc-provider-mock 0.3.4, started here) and headless Chro
   once `portal add-member` adds them, approves a device;
 - an unverified email gets a page saying so (403) and nobody is signed in; with
   OIDC_AUTO_CREATE=false a person with no account gets a page saying so;
-- denying at the provider shows the denial page; a callback URL used twice, or in another
-  browser, gets the 400 page;
+- denying at the provider shows the denial page (oidc-provider-mock's Deny leaves `state` out,
+  which gets the unknown-sign-in page); a callback URL used twice, twice at once, or in another
+  browser, gets the 400 page; `next` never leads out of the portal;
 - PASSWORD_SIGNIN=false: the sign-in page has only the button and POST /login with a password is
   403; screenshots of the sign-in page in both modes go to $INTEROP_ARTIFACTS;
-- the provider going down: the button gives a 503 page, the server lives, password sign-in and
-  API tokens keep working, fast."""
+- the provider going down: a sign-in under way gets a 503 page, and so does the button (of a
+  provider down from the start, and of one that went down after use); the server lives,
+  password sign-in and API tokens keep working, fast."""
 
 import re
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -28,8 +31,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from conftest import ROOT, _free_port, _portal_bin
 from identity_fixtures import (oidc_provider, oidc_settings, page_text, provider_mock, signed_in,
                                signin_through_provider, start_portal)
-from portal_helpers import (Portal, approve_by_hand, csrf_of, form_inputs, get_me, poll_for_token,
-                            request_device_code, sign_in)
+from portal_helpers import Portal, approve_by_hand, csrf_of, get_me, poll_for_token, request_device_code, sign_in
 from test_browser_flow import artifacts_dir, browser, patient, replaced
 
 
@@ -48,6 +50,13 @@ def metric(portal: Portal, series: str) -> float:
     text = requests.get(portal.url("/metrics"), timeout=10).text
     match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
+
+
+def assert_no_account(portal: Portal, email: str):
+    """No account has this email: `portal add-member` for it fails."""
+    added = subprocess.run([_portal_bin(), "add-member", "--org", portal.org_slug, "--email", email, "--role", "member"],
+                           cwd=ROOT, env=portal.admin_env, capture_output=True, text=True, timeout=120)
+    assert added.returncode != 0, f"an account exists for {email}: {added.stdout}"
 
 
 def on_portal(portal: Portal, path: str):
@@ -106,7 +115,7 @@ def test_an_existing_account_signs_in_with_the_provider_and_approves_a_device(ss
     assert code.get_attribute("value") == grant["user_code"], "next (with its user_code) was lost"
     assert "linus@example.com" in browser.page_source, "not signed in as the linked account"
     approve_in_browser(browser, portal, portal.org_slug)
-    assert "linus-laptop" in browser.page_source or portal.org_name in browser.page_source
+    assert "Interop CLI on linus-laptop is now signed in to" in browser.find_element(By.TAG_NAME, "main").text
 
     token = poll_for_token(portal, grant["device_code"], grant["interval"])
     assert token["user"]["email"] == "linus@example.com"
@@ -184,6 +193,13 @@ def test_an_unverified_email_is_refused_and_nobody_is_signed_in(sso_portal, oidc
     browser.get(portal.url("/settings/devices"))
     WebDriverWait(browser, 15).until(on_portal(portal, "/login"))
 
+    # Someone new with an unverified email is not given an account either (auto-create is on).
+    oidc_provider.set_user("user_2newbie", "newbie@example.com", verified=False, name="New Bie")
+    newbie = signin_through_provider(portal, "user_2newbie")
+    assert newbie.landing.status_code == 403 and "not verified" in page_text(newbie.landing.text)
+    assert not signed_in(portal, newbie.web)
+    assert_no_account(portal, "newbie@example.com")
+
 
 def test_without_auto_create_a_person_with_no_account_is_refused(oidc_provider, browser):
     own = start_portal(**oidc_settings(oidc_provider, OIDC_AUTO_CREATE="false"))
@@ -194,11 +210,7 @@ def test_without_auto_create_a_person_with_no_account_is_refused(oidc_provider, 
         assert attempt.landing.status_code == 403, attempt.landing.status_code
         assert "no portal account for nobody@example.com" in page_text(attempt.landing.text)
         assert not signed_in(portal, attempt.web)
-        # No account was made: `add-member` for that email fails.
-        added = subprocess.run([_portal_bin(), "add-member", "--org", portal.org_slug, "--email", "nobody@example.com",
-                                "--role", "member"], cwd=ROOT, env=portal.admin_env, capture_output=True, text=True,
-                               timeout=120)
-        assert added.returncode != 0, added.stdout
+        assert_no_account(portal, "nobody@example.com")
 
         browser.get(portal.url("/login"))
         browser.find_element(By.ID, "provider-signin").click()
@@ -274,11 +286,32 @@ def test_a_replayed_or_foreign_callback_is_refused(sso_portal, oidc_provider):
     stranger = requests.Session()
     foreign = stranger.get(callback, allow_redirects=False, timeout=15)
     assert foreign.status_code == 400 and not signed_in(portal, stranger)
+    # The same callback twice at once, in the browser that started it: exactly one signs in.
+    racing = requests.Session()
+    start = racing.get(portal.url("/login/oidc"), allow_redirects=False, timeout=15)
+    answer = racing.post(start.headers["Location"], data={"sub": "user_2ada"}, allow_redirects=False, timeout=15)
+    callback = answer.headers["Location"]
+    cookies = racing.cookies.get_dict()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        both = list(pool.map(lambda _: requests.get(callback, cookies=cookies, allow_redirects=False, timeout=30),
+                             range(2)))
+    assert sorted(resp.status_code for resp in both) == [303, 400], [resp.status_code for resp in both]
     # A made-up state, and no state at all.
     for query in ("?state=made-up&code=x", "?code=x", "?error=access_denied"):
         resp = requests.get(portal.url("/login/oidc/callback" + query), allow_redirects=False, timeout=15)
         assert resp.status_code == 400, (query, resp.status_code)
     assert sso_portal.alive()
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/phish", "//evil.example/phish", "/\\evil.example"])
+def test_next_never_leaves_the_portal_after_a_provider_sign_in(sso_portal, oidc_provider, target):
+    portal = sso_portal.info
+    oidc_provider.set_user("user_2ada", portal.email, verified=True)
+    done = signin_through_provider(portal, "user_2ada", next_path=target)
+    assert done.landing.status_code in (302, 303), done.landing.status_code
+    location = done.landing.headers["Location"]
+    assert location.startswith("/") and not location.startswith(("//", "/\\")), location
+    assert "evil.example" not in location, location
 
 
 def test_the_sign_in_page_in_both_modes(sso_portal, oidc_provider, browser):
@@ -352,6 +385,7 @@ def test_the_provider_going_down_leaves_passwords_and_tokens_working():
             assert "cannot be reached" in page_text(landing.text) and took < 10, took
             assert not signed_in(portal, web)
             assert requests.get(portal.url("/healthz"), timeout=5).status_code == 200
+            assert metric(portal, 'portal_identity_provider_up{provider="oidc",document="token"}') == 0
 
             web = sign_in(portal)  # the password form still signs in
             assert signed_in(portal, web)
@@ -380,6 +414,7 @@ def test_a_provider_down_from_the_start_gives_a_503_page_on_the_button():
         assert "cannot be reached" in page_text(button.text)
         assert button.headers.get("Retry-After"), button.headers
         assert took < 10, took
+        assert metric(portal, 'portal_identity_provider_up{provider="oidc",document="discovery"}') == 0
         assert signed_in(portal, sign_in(portal))
         assert own.alive()
     finally:
