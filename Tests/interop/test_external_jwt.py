@@ -11,7 +11,8 @@ and checked against a JWKS served from this process, on a `portal serve` of thes
   another algorithm, a bad signature, an unknown kid, no org claim, unknown org, not a member,
   unknown `sub`;
 - rotated keys: a new kid is fetched once and accepted; a flood of 50 unknown kids costs the JWKS
-  at most one fetch;
+  at most one fetch; keys published for encryption, symmetric keys and keys under another
+  algorithm's label verify nothing; a key the portal cannot read does not spoil the others;
 - a JWKS that cannot be fetched: external JWTs 401, API tokens unaffected and fast."""
 
 import base64
@@ -23,6 +24,7 @@ import secrets
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 
 import jwt
@@ -218,6 +220,13 @@ def test_each_asymmetric_algorithm_is_accepted(jwt_portal, key):
     assert resp.json()["auth"]["type"] == "external_jwt"
 
 
+def test_a_single_audience_may_be_a_string(jwt_portal):
+    resp = me(jwt_portal.info, RSA_KEY.sign(claims("user_2ada", aud=AUDIENCE)))
+    assert resp.status_code == 200, resp.text
+    several = me(jwt_portal.info, RSA_KEY.sign(claims("user_2ada", aud=["another-api", AUDIENCE])))
+    assert several.status_code == 200, several.text
+
+
 def test_a_joserfc_es256_token_is_accepted(jwt_portal):
     token = jose_jwt.encode({"alg": "ES256", "kid": "jose-ec-1", "typ": "JWT"}, claims("user_2ada"), JOSE_KEY)
     resp = me(jwt_portal.info, token)
@@ -269,6 +278,10 @@ def refused_tokens() -> list[tuple[str, str, str | None]]:
         ("not a member", RSA_KEY.sign(claims("user_2ada", org=OTHER_ORG_ID)), "not_a_member"),
         ("unknown sub", RSA_KEY.sign(claims("user_2stranger")), "unknown_subject"),
         ("no exp", RSA_KEY.sign(claims("user_2ada", exp=None)), "malformed"),
+        ("no kid, several keys published", jwt.encode(claims("user_2ada"), RSA_KEY.private, algorithm="RS256"),
+         "unknown_key"),
+        ("a crit header", RSA_KEY.sign(claims("user_2ada"), crit=["exp"]), "algorithm"),
+        ("over 16 KiB", RSA_KEY.sign(claims("user_2ada", padding="x" * 17_000)), None),
     ]
 
 
@@ -357,6 +370,53 @@ def test_a_jwks_that_cannot_be_fetched_refuses_external_jwts_and_leaves_api_toke
         assert own.alive()
     finally:
         own.stop()
+
+
+@contextmanager
+def portal_with_keys(published: list[dict]):
+    """A portal of its own whose issuer publishes `published`, with Ada linked and in `analytical`."""
+    keys = KeySetServer()
+    keys.keys = published
+    own = start_portal(**jwt_settings(keys))
+    try:
+        own.run("set-org-external-id", "--org", own.info.org_slug, "--external-id", ORG_ID)
+        own.run("link-identity", "--email", own.info.email, "--issuer", ISSUER, "--subject", "user_2ada")
+        yield own
+    finally:
+        own.stop()
+        keys.stop()
+
+
+def test_symmetric_and_mislabelled_keys_in_the_jwks_verify_nothing():
+    secret = secrets.token_bytes(32)
+    published = [{"kty": "oct", "k": b64(secret), "kid": "hmac-1", "alg": "HS256"},
+                 {**EC_KEY.jwk, "kid": "ec-labelled-rs256", "alg": "RS256"},
+                 RSA_KEY.jwk]
+    with portal_with_keys(published) as own:
+        portal = own.info
+        body = claims("user_2ada", nested=False)
+        hs256 = jwt.encode(body, secret, algorithm="HS256", headers={"kid": "hmac-1"})
+        assert_invalid_token(me(portal, hs256), "HS256 with a symmetric key the issuer published")
+        es256 = jwt.encode(body, EC_KEY.private, algorithm="ES256", headers={"kid": "ec-labelled-rs256"})
+        assert_invalid_token(me(portal, es256), "ES256 under a kid published for RS256")
+        assert me(portal, RSA_KEY.sign(body)).status_code == 200
+        assert own.alive()
+
+
+BROKEN_KEYS = {
+    "RSA without its modulus": {"kty": "RSA", "e": "AQAB", "kid": "broken-1", "alg": "RS256", "use": "sig"},
+    "EC point not on the curve": {**EC_KEY.jwk, "kid": "broken-1", "x": b64(bytes(32))},
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_KEYS.values(), ids=BROKEN_KEYS.keys())
+def test_a_key_the_portal_cannot_read_is_skipped_and_the_others_still_work(broken):
+    """RFC 7517 §5: a JWK that is missing required members, or whose values are out of range,
+    SHOULD be ignored; one such key among the issuer's must not make the good ones unusable."""
+    with portal_with_keys([broken, RSA_KEY.jwk]) as own:
+        resp = me(own.info, RSA_KEY.sign(claims("user_2ada", nested=False)))
+        assert resp.status_code == 200, (resp.text, [line for line in own.log().splitlines() if "keys" in line][-2:])
+        assert own.alive()
 
 
 def test_a_flood_of_unknown_kids_costs_at_most_one_fetch(jwt_portal, jwks_server):

@@ -5,6 +5,7 @@ project did not write (oidc-provider-mock 0.3.4, started here) and headless Chro
   the provider); the API token acts with the member's role on /me;
 - a person with no account and a verified email is created (named as the provider says), and
   once `portal add-member` adds them, approves a device;
+- `portal link-identity` links an account whatever email the provider gives;
 - an unverified email gets a page saying so (403) and nobody is signed in; with
   OIDC_AUTO_CREATE=false a person with no account gets a page saying so;
 - denying at the provider shows the denial page (oidc-provider-mock's Deny leaves `state` out,
@@ -199,6 +200,21 @@ def test_an_unverified_email_is_refused_and_nobody_is_signed_in(sso_portal, oidc
     assert newbie.landing.status_code == 403 and "not verified" in page_text(newbie.landing.text)
     assert not signed_in(portal, newbie.web)
     assert_no_account(portal, "newbie@example.com")
+
+
+def test_an_account_linked_by_hand_signs_in_whatever_its_email_says(sso_portal, oidc_provider):
+    portal = sso_portal.info
+    sso_portal.run("create-user", "--email", "carol@example.com", "--name", "Carol", "--password", "a long password 3")
+    sso_portal.run("add-member", "--org", portal.org_slug, "--email", "carol@example.com", "--role", "viewer")
+    sso_portal.run("link-identity", "--email", "carol@example.com", "--issuer", oidc_provider.issuer,
+                   "--subject", "user_2carol")
+    # Her provider account's email is another one, and not verified: the link by hand is what counts.
+    oidc_provider.set_user("user_2carol", "c.jones@acme.example", verified=False)
+    done = signin_through_provider(portal, "user_2carol", next_path="/settings/devices")
+    assert done.landing.status_code in (302, 303), (done.landing.status_code, page_text(done.landing.text)[:300])
+    assert done.landing.headers["Location"] == "/settings/devices"
+    devices = done.web.get(portal.url("/settings/devices"), allow_redirects=False, timeout=10)
+    assert devices.status_code == 200 and "carol@example.com" in devices.text
 
 
 def test_without_auto_create_a_person_with_no_account_is_refused(oidc_provider, browser):
