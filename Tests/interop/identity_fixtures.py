@@ -6,11 +6,15 @@
   may change and which counts (and times) every fetch;
 - `start_portal`: a `portal serve` of a test's own (conftest's `Server`, so a server that dies
   fails the test), on a fresh SQLite database seeded with the admin commands;
-- `signin_through_provider`: the person's part of an OpenID Connect sign-in with plain HTTP."""
+- `signin_through_provider`: the person's part of an OpenID Connect sign-in with plain HTTP;
+  `provider_id_token`: an ID token the provider gives another app of the company."""
 
+import base64
 import dataclasses
+import hashlib
 import json
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -20,7 +24,7 @@ import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import pytest
 import requests
@@ -68,9 +72,10 @@ class ProviderMock:
         if not self.stopped and self.process.poll() is not None:
             pytest.fail(f"oidc-provider-mock exited with {self.process.returncode}:\n{self.log_tail()}")
 
-    def set_user(self, sub: str, email: str, verified: bool = True, name: str | None = None):
+    def set_user(self, sub: str, email: str, verified: bool = True, name: str | None = None, **extra):
+        """The subject's claims (replacing any it had); `extra` ones go into its ID tokens too."""
         self.require_alive()
-        claims = {"email": email, "email_verified": verified}
+        claims = {"email": email, "email_verified": verified, **extra}
         if name:
             claims["name"] = name
         resp = requests.put(f"{self.issuer}/users/{sub}", json=claims, timeout=10)
@@ -245,6 +250,25 @@ def signin_through_provider(portal: Portal, sub: str | None, next_path: str | No
     assert urlparse(callback_url).path == "/login/oidc/callback", callback_url
     landing = web.get(callback_url, allow_redirects=False, timeout=30)
     return ProviderRound(web, start, authorize_url, callback_url, landing)
+
+
+def provider_id_token(provider: ProviderMock, sub: str, client_id: str) -> str:
+    """An ID token that the provider issues to another of the company's apps (`client_id`), by
+    the code flow with PKCE, as that app's back end would get it."""
+    verifier = secrets.token_urlsafe(32)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    redirect_uri = "http://127.0.0.1:9/callback"
+    answer = requests.post(f"{provider.issuer}/oauth2/authorize", data={"sub": sub}, allow_redirects=False, timeout=10,
+                           params={"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+                                   "scope": "openid email profile", "state": secrets.token_urlsafe(8),
+                                   "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
+                                   "code_challenge_method": "S256"})
+    assert answer.status_code in (302, 303), (answer.status_code, answer.text[:500])
+    code = parse_qs(urlparse(answer.headers["Location"]).query)["code"][0]
+    tokens = requests.post(f"{provider.issuer}/oauth2/token", auth=(client_id, "app-secret"), timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier})
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()["id_token"]
 
 
 def signed_in(portal: Portal, web: requests.Session) -> bool:

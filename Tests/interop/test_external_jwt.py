@@ -13,7 +13,9 @@ and checked against a JWKS served from this process, on a `portal serve` of thes
 - rotated keys: a new kid is fetched once and accepted; a flood of 50 unknown kids costs the JWKS
   at most one fetch; keys published for encryption, symmetric keys and keys under another
   algorithm's label verify nothing; a key the portal cannot read does not spoil the others;
-- a JWKS that cannot be fetched: external JWTs 401, API tokens unaffected and fast."""
+- a JWKS that cannot be fetched: external JWTs 401, API tokens unaffected and fast;
+- a real provider's (oidc-provider-mock's) own ID tokens for another app pass the guard once the
+  person has signed in to the portal with it (keys found by discovery)."""
 
 import base64
 import hashlib
@@ -37,7 +39,8 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey
 
 from conftest import _free_port
-from identity_fixtures import KeySetServer, jwks_server, start_portal
+from identity_fixtures import (KeySetServer, jwks_server, oidc_settings, provider_id_token, provider_mock,
+                               signin_through_provider, start_portal)
 from portal_helpers import approve_by_hand, csrf_of, get_me, poll_for_token, request_device_code, sign_in
 
 ISSUER = "https://clerk.acme.test"
@@ -385,6 +388,33 @@ def portal_with_keys(published: list[dict]):
     finally:
         own.stop()
         keys.stop()
+
+
+def test_the_providers_own_tokens_work_for_the_person_who_signed_in_with_it():
+    """One provider configured twice, as companies do: people sign in to the portal with it, and
+    its tokens for the company's web app (another client, carrying `org_id`) pass the guard. The
+    keys are found by the issuer's discovery document (no EXTERNAL_JWT_JWKS_URL), and the link
+    made by the sign-in (issuer, sub) is the one the guard reads."""
+    with provider_mock() as provider:
+        own = start_portal(**oidc_settings(provider), EXTERNAL_JWT_ISSUER=provider.issuer,
+                           EXTERNAL_JWT_AUDIENCE="company-web-app")
+        try:
+            portal = own.info
+            own.run("set-org-external-id", "--org", portal.org_slug, "--external-id", ORG_ID)
+            provider.set_user("user_2ada", portal.email, verified=True, org_id=ORG_ID)
+            token = provider_id_token(provider, "user_2ada", "company-web-app")
+            assert "kid" not in jwt.get_unverified_header(token)  # the provider publishes one key, and names none
+            assert_invalid_token(me(portal, token), "not linked yet")  # nobody signed in with the provider yet
+
+            assert signin_through_provider(portal, "user_2ada").landing.status_code in (302, 303)
+            resp = me(portal, token)
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["auth"]["type"] == "external_jwt" and resp.json()["user"]["email"] == portal.email
+            # Its tokens for another audience do not pass.
+            assert_invalid_token(me(portal, provider_id_token(provider, "user_2ada", "another-app")), "wrong aud")
+            assert own.alive()
+        finally:
+            own.stop()
 
 
 def test_symmetric_and_mislabelled_keys_in_the_jwks_verify_nothing():
