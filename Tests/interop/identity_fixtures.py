@@ -2,6 +2,7 @@
 - `ProviderMock`: a real OpenID Connect provider that this project did not write,
   oidc-provider-mock (PyPI), in a subprocess on a free port, watched and stopped at the end;
   `oidc_provider` is one for a whole module;
+- `BlackHole`: a provider that accepts connections and never answers;
 - `KeySetServer`: a JWKS served by http.server in a thread of the test process, whose keys a test
   may change and which counts (and times) every fetch;
 - `start_portal`: a `portal serve` of a test's own (conftest's `Server`, so a server that dies
@@ -16,6 +17,7 @@ import json
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -169,6 +171,33 @@ def jwks_server():
         yield server
     finally:
         server.stop()
+
+
+class BlackHole:
+    """A provider that is slow past any patience: it accepts connections on `url` and never answers."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        self._stopped = threading.Event()
+        threading.Thread(target=self._hold, daemon=True).start()
+
+    def _hold(self):
+        self.listener.settimeout(0.2)
+        while not self._stopped.is_set():
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                continue
+
+    def stop(self):
+        self._stopped.set()
+        for connection in self.held:
+            connection.close()
+        self.listener.close()
 
 
 @dataclasses.dataclass

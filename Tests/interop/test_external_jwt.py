@@ -13,7 +13,8 @@ and checked against a JWKS served from this process, on a `portal serve` of thes
 - rotated keys: a new kid is fetched once and accepted; a flood of 50 unknown kids costs the JWKS
   at most one fetch; keys published for encryption, symmetric keys and keys under another
   algorithm's label verify nothing; a key the portal cannot read does not spoil the others;
-- a JWKS that cannot be fetched: external JWTs 401, API tokens unaffected and fast;
+- a JWKS that cannot be fetched, or never answers: external JWTs 401 within bounded time, API
+  tokens unaffected and fast;
 - a real provider's (oidc-provider-mock's) own ID tokens for another app pass the guard once the
   person has signed in to the portal with it (keys found by discovery)."""
 
@@ -39,7 +40,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey
 
 from conftest import _free_port
-from identity_fixtures import (KeySetServer, jwks_server, oidc_settings, provider_id_token, provider_mock,
+from identity_fixtures import (BlackHole, KeySetServer, jwks_server, oidc_settings, provider_id_token, provider_mock,
                                signin_through_provider, start_portal)
 from portal_helpers import approve_by_hand, csrf_of, get_me, poll_for_token, request_device_code, sign_in
 
@@ -447,6 +448,38 @@ def test_a_key_the_portal_cannot_read_is_skipped_and_the_others_still_work(broke
         resp = me(own.info, RSA_KEY.sign(claims("user_2ada", nested=False)))
         assert resp.status_code == 200, (resp.text, [line for line in own.log().splitlines() if "keys" in line][-2:])
         assert own.alive()
+
+
+def test_a_jwks_that_never_answers_costs_external_jwts_bounded_time_and_api_tokens_nothing():
+    hole = BlackHole()
+    own = start_portal(EXTERNAL_JWT_ISSUER=ISSUER, EXTERNAL_JWT_JWKS_URL=hole.url + "/jwks.json")
+    try:
+        portal = own.info
+        own.run("set-org-external-id", "--org", portal.org_slug, "--external-id", ORG_ID)
+        own.run("link-identity", "--email", portal.email, "--issuer", ISSUER, "--subject", "user_2ada")
+        grant = request_device_code(portal, device_name="slow-jwks")
+        approve_by_hand(portal, grant["user_code"])
+        api_token = poll_for_token(portal, grant["device_code"], grant["interval"])["access_token"]
+        external = RSA_KEY.sign(claims("user_2ada", nested=False))
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            waits = [pool.submit(lambda: (time.monotonic(), me(portal, external), time.monotonic())) for _ in range(3)]
+            while not all(wait.done() for wait in waits):
+                started = time.monotonic()
+                resp = get_me(portal, api_token)
+                assert resp.status_code == 200 and time.monotonic() - started < 0.5, resp.status_code
+                time.sleep(0.2)
+        for wait in waits:
+            started, resp, ended = wait.result()
+            assert_invalid_token(resp, "keys that never come")
+            assert ended - started < 12, f"an external JWT waited {ended - started:.1f}s"
+        # Within the minute, no new fetch is tried: refused at once.
+        started = time.monotonic()
+        assert_invalid_token(me(portal, external), "keys that never come, again")
+        assert time.monotonic() - started < 0.5
+        assert own.alive()
+    finally:
+        own.stop()
+        hole.stop()
 
 
 def test_a_flood_of_unknown_kids_costs_at_most_one_fetch(jwt_portal, jwks_server):

@@ -15,7 +15,8 @@ project did not write (oidc-provider-mock 0.3.4, started here) and headless Chro
   403; screenshots of the sign-in page in both modes go to $INTEROP_ARTIFACTS;
 - the provider going down: a sign-in under way gets a 503 page, and so does the button (of a
   provider down from the start, and of one that went down after use); the server lives,
-  password sign-in and API tokens keep working, fast."""
+  password sign-in and API tokens keep working, fast; a provider that never answers costs the
+  button a bounded wait and API tokens nothing."""
 
 import re
 import subprocess
@@ -30,7 +31,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import ROOT, _free_port, _portal_bin
-from identity_fixtures import (oidc_provider, oidc_settings, page_text, provider_mock, signed_in,
+from identity_fixtures import (BlackHole, oidc_provider, oidc_settings, page_text, provider_mock, signed_in,
                                signin_through_provider, start_portal)
 from portal_helpers import Portal, approve_by_hand, csrf_of, get_me, poll_for_token, request_device_code, sign_in
 from test_browser_flow import artifacts_dir, browser, patient, replaced
@@ -455,3 +456,30 @@ def test_the_sign_in_button_gives_a_page_when_a_provider_it_used_goes_down():
             assert own.alive()
         finally:
             own.stop()
+
+
+def test_a_provider_that_never_answers_costs_the_button_bounded_time_and_api_tokens_nothing():
+    hole = BlackHole()
+    own = start_portal(OIDC_ISSUER=hole.url, OIDC_CLIENT_ID="device-portal", OIDC_NAME="Acme SSO")
+    try:
+        portal = own.info
+        grant = request_device_code(portal, device_name="slow-provider")
+        approve_by_hand(portal, grant["user_code"])
+        token = poll_for_token(portal, grant["device_code"], grant["interval"])["access_token"]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            clicked = pool.submit(timed, lambda: requests.get(portal.url("/login/oidc"), allow_redirects=False,
+                                                              timeout=60))
+            time.sleep(0.5)  # the sign-in now waits for the provider: API tokens must not
+            while not clicked.done():
+                me, took = timed(lambda: get_me(portal, token))
+                assert me.status_code == 200 and took < 0.5, (me.status_code, took)
+                time.sleep(0.2)
+            button, took = clicked.result()
+        assert button.status_code == 503, button.status_code
+        assert "cannot be reached" in page_text(button.text)
+        assert took < 15, f"the button waited {took:.1f}s for a provider that never answers"
+        print(f"a provider that never answers: the button's 503 page after {took:.1f}s")
+        assert signed_in(portal, sign_in(portal)) and own.alive()
+    finally:
+        own.stop()
+        hole.stop()
