@@ -83,6 +83,13 @@ class ProviderMock:
         resp = requests.put(f"{self.issuer}/users/{sub}", json=claims, timeout=10)
         assert resp.status_code in (200, 204), (resp.status_code, resp.text)
 
+    def register_client(self, redirect_uri: str, auth_method: str) -> dict:
+        """A client registered at the provider (RFC 7591): its redirect URI and secret are then checked."""
+        resp = requests.post(f"{self.issuer}/oauth2/clients", timeout=10, json={
+            "redirect_uris": [redirect_uri], "token_endpoint_auth_method": auth_method})
+        assert resp.status_code == 201, (resp.status_code, resp.text)
+        return resp.json()
+
     def stop(self):
         """Stops the provider (also what a test does to make it go down)."""
         self.stopped = True
@@ -229,10 +236,11 @@ class OwnPortal:
             pytest.fail(f"portal serve died during the tests (exit {died}):\n{log}")
 
 
-def start_portal(**settings) -> OwnPortal:
-    """Seeds a fresh database, then starts `portal serve` with `settings` and waits until it is healthy."""
+def start_portal(port: int | None = None, **settings) -> OwnPortal:
+    """Seeds a fresh database, then starts `portal serve` with `settings` (on `port`, else a free
+    one) and waits until it is healthy."""
     workdir = Path(tempfile.mkdtemp(prefix="portal-identity-"))
-    port = _free_port()
+    port = port or _free_port()
     env = portal_env(DATABASE_URL=f"sqlite://{workdir}/portal.sqlite", DEVICE_POLL_INTERVAL="1", **settings)
     info = dataclasses.replace(_portal_info(port), admin_env=env)
     _seed(env, info)

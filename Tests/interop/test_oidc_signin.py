@@ -6,6 +6,8 @@ project did not write (oidc-provider-mock 0.3.4, started here) and headless Chro
 - a person with no account and a verified email is created (named as the provider says), and
   once `portal add-member` adds them, approves a device;
 - `portal link-identity` links an account whatever email the provider gives;
+- a client registered at the provider (its redirect URI and secret checked) signs in; a wrong
+  secret gets a page;
 - an unverified email gets a page saying so (403) and nobody is signed in; with
   OIDC_AUTO_CREATE=false a person with no account gets a page saying so;
 - denying at the provider shows the denial page (oidc-provider-mock's Deny leaves `state` out,
@@ -216,6 +218,30 @@ def test_an_account_linked_by_hand_signs_in_whatever_its_email_says(sso_portal, 
     assert done.landing.headers["Location"] == "/settings/devices"
     devices = done.web.get(portal.url("/settings/devices"), allow_redirects=False, timeout=10)
     assert devices.status_code == 200 and "carol@example.com" in devices.text
+
+
+def test_a_client_registered_at_the_provider_signs_in_and_a_wrong_secret_gets_a_page(oidc_provider):
+    """Registered at the provider (RFC 7591), the portal's client has its redirect URI compared
+    exactly and its secret checked. (oidc-provider-mock 0.3.4's token endpoint takes no public
+    client, `token_endpoint_auth_method: none`, so PKCE alone cannot be tried against it.)"""
+    port = _free_port()
+    client = oidc_provider.register_client(f"http://127.0.0.1:{port}/login/oidc/callback", "client_secret_basic")
+    for secret, signs_in in ((client["client_secret"], True), ("not-the-secret", False)):
+        own = start_portal(port=port, OIDC_ISSUER=oidc_provider.issuer, OIDC_CLIENT_ID=client["client_id"],
+                           OIDC_CLIENT_SECRET=secret)
+        try:
+            portal = own.info
+            oidc_provider.set_user("user_2ada", portal.email, verified=True)
+            done = signin_through_provider(portal, "user_2ada")
+            if signs_in:
+                assert done.landing.status_code in (302, 303), (done.landing.status_code,
+                                                                page_text(done.landing.text)[:300])
+            else:
+                assert done.landing.status_code == 400, done.landing.status_code
+                assert "refused to complete the sign-in" in page_text(done.landing.text)
+            assert signed_in(portal, done.web) == signs_in
+        finally:
+            own.stop()
 
 
 def test_without_auto_create_a_person_with_no_account_is_refused(oidc_provider, browser):
