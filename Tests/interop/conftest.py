@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_VARS = ("DATABASE_URL", "PUBLIC_BASE_URL", "DEVICE_CODE_TTL", "DEVICE_POLL_INTERVAL",
                  "TOKEN_TTL", "SESSION_JWT_TTL", "PORTAL_NAME", "PORTAL_SECRET",
                  "TRUSTED_PROXIES", "METRICS_TOKEN", "AUTO_MIGRATE", "DEVICE_CODE_RATE_LIMIT",
-                 "LOG_FORMAT", "DATABASE_PREPARED_STATEMENTS", "DATABASE_POOL_SIZE")
+                 "LOG_FORMAT", "DATABASE_PREPARED_STATEMENTS", "DATABASE_POOL_SIZE",
+                 "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_NAME", "OIDC_SCOPES", "OIDC_AUTO_CREATE", "PASSWORD_SIGNIN", "EXTERNAL_JWT_ISSUER", "EXTERNAL_JWT_JWKS_URL", "EXTERNAL_JWT_AUDIENCE", "EXTERNAL_JWT_AUTHORIZED_PARTIES", "EXTERNAL_JWT_ORG_CLAIM")
 # The PostgreSQL that scripts/with-postgres.sh started (or PgBouncer in front of it, from
 # scripts/with-pgbouncer.sh), read before any environment is stripped.
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
