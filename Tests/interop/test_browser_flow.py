@@ -112,7 +112,7 @@ def test_owner_removes_a_member_in_the_members_page_and_their_token_dies(portal,
 
     bobs_card = browser.find_element(By.XPATH, f"//li[.//*[contains(text(), '{bob.email}')]]")
     remove = bobs_card.find_element(By.XPATH, ".//button[contains(text(), 'Remove')]")
-    assert remove.text == "Remove (revokes 1 token(s))"
+    assert remove.text == "Remove (revokes 1 token)"
     remove.click()
     wait.until(replaced(bobs_card))
     patient(browser).until(lambda d: "Members" in d.title and bob.email not in d.page_source)

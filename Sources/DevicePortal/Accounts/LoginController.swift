@@ -16,6 +16,10 @@ enum LoginController {
         let next: String?
     }
 
+    struct SignOutForm: Content {
+        let next: String?
+    }
+
     @Sendable static func show(req: Request) async throws -> Response {
         let next = SafeRedirect.target(req.query[String.self, at: "next"])
         if req.signedIn != nil { return req.redirect(to: next) }
@@ -67,34 +71,15 @@ enum LoginController {
             )
         }
         try await attempt.release()  // a success does not count against the limits
-        if let old = req.signedIn {
-            try await WebSession.query(on: req.db).filter(\.$id == old.sessionID).delete()
-        }
-        let secret = OpaqueSecret.hex()
-        let session = WebSession(
-            tokenHash: OpaqueSecret.hash(secret),
-            csrfToken: OpaqueSecret.hex(),
-            userID: try user.requireID(),
-            expiresAt: req.now.addingTimeInterval(SessionCookie.lifetime),
-            ip: req.clientIP,
-            userAgent: req.userAgent
-        )
-        try await session.create(on: req.db)
-        try await AuditEvent.record(
-            .signInSucceeded,
-            by: .user(try user.requireID(), email: user.email, from: req),
-            about: AuditSubject(userID: user.id, label: user.email),
-            on: req.db
-        )
-        let response = req.redirect(to: next, redirectType: .normal)
-        response.cookies[SessionCookie.name] = SessionCookie.value(secret, secure: req.application.servesHTTPS)
-        return response
+        return try await WebSignIn.start(user, req: req, redirectTo: next)
     }
 
+    /// Back to the sign-in page, or to `next` (a page that asked someone to sign out and come back).
     @Sendable static func signOut(req: Request) async throws -> Response {
         let signedIn = try req.requireSignedIn()
         try await WebSession.query(on: req.db).filter(\.$id == signedIn.sessionID).delete()
-        let response = req.redirect(to: "/login", redirectType: .normal)
+        let next = (try? req.content.decode(SignOutForm.self))?.next.map(SafeRedirect.target) ?? "/login"
+        let response = req.redirect(to: next, redirectType: .normal)
         response.cookies[SessionCookie.name] = SessionCookie.expired(secure: req.application.servesHTTPS)
         return response
     }
