@@ -36,13 +36,18 @@ def patient(browser):
     return WebDriverWait(browser, 15, ignored_exceptions=(WebDriverException,))
 
 
-@pytest.fixture
-def browser():
+def chromium() -> webdriver.Chrome:
+    """A fresh headless Chromium: its own profile, so no cookie of another browser."""
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,900"):
         options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+
+
+@pytest.fixture
+def browser():
+    driver = chromium()
     try:
         yield driver
     finally:
