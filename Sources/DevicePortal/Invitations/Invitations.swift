@@ -58,6 +58,7 @@ enum Invitations {
     ) async throws -> Created {
         try await withdrawOpen(to: email, reason: "replaced", by: admin, at: terms.now, on: tx)
         let secret = OpaqueSecret.base64URL()
+        let url = terms.baseURL + InvitationLink.path(secret)
         let invitation = Invitation(
             email: email,
             organizationID: admin.organizationID,
@@ -78,7 +79,7 @@ enum Invitations {
             details: ["role": role.name, "invitation_id": try invitation.requireID().uuidString],
             on: tx
         )
-        return Created(invitation: invitation, url: terms.baseURL + InvitationLink.path(secret))
+        return Created(invitation: invitation, url: url)
     }
 
     /// The organization's invitations that can still be accepted, newest first, roles loaded.

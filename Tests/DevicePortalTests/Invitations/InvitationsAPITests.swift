@@ -290,4 +290,13 @@ struct InvitationsAPITests {
             #expect(try await cast.pendingInvitations().count == 1)
         }
     }
+
+    @Test("the request log never shows an invitation link's secret")
+    func redactedInLogs() {
+        let secret = OpaqueSecret.base64URL()
+        #expect(InvitationLink.redacted("/invitations/\(secret)") == "/invitations/[secret]")  // MUT
+        #expect(InvitationLink.redacted("/invitations/\(secret)/accept") == "/invitations/[secret]/accept")
+        #expect(InvitationLink.redacted("/orgs/acme/invitations/x/withdraw") == "/orgs/acme/invitations/x/withdraw")
+        #expect(InvitationLink.isWellFormed(secret) && !InvitationLink.isWellFormed(secret + "A"))
+    }
 }
