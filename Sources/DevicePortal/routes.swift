@@ -34,6 +34,7 @@ func routes(_ app: Application) throws {
     organizationAPI.get("settings", use: OrganizationsAPIController.settings)
     organizationAPI.put("settings", use: OrganizationsAPIController.updateSettings)
     organizationAPI.get("members", use: OrganizationsAPIController.members)
+    organizationAPI.post("members", use: InvitationsAPIController.addMember)
     organizationAPI.put("members", ":userID", use: OrganizationsAPIController.setRole)
     organizationAPI.delete("members", ":userID", use: OrganizationsAPIController.removeMember)
     organizationAPI.delete("members", ":userID", "tokens", use: OrganizationsAPIController.revokeMemberTokens)
@@ -42,6 +43,9 @@ func routes(_ app: Application) throws {
     organizationAPI.put("roles", ":name", use: OrganizationsAPIController.updateRole)
     organizationAPI.delete("roles", ":name", use: OrganizationsAPIController.deleteRole)
     organizationAPI.get("audit", use: AuditAPIController.list)
+    organizationAPI.get("invitations", use: InvitationsAPIController.list)
+    organizationAPI.post("invitations", use: InvitationsAPIController.invite)
+    organizationAPI.delete("invitations", ":id", use: InvitationsAPIController.withdraw)
 
     // Web pages: a browser session, CSRF on every POST
     let web = app.answering(.page).grouped(WebSessionMiddleware(), WebFormMiddleware(), CSRFMiddleware())
@@ -52,6 +56,10 @@ func routes(_ app: Application) throws {
     web.get("login", "oidc", use: OIDCSignInController.start)
     web.get("login", "oidc", "callback", use: OIDCSignInController.callback)
     web.answering(.json).post("auth", "session", "token", use: SessionTokenController.mint)
+    // Invitations: the link's page; accepting it signed in, or creating the invited account
+    web.get("invitations", ":secret", use: InvitationPagesController.show)
+    web.post("invitations", ":secret", use: InvitationPagesController.createAccount)
+    web.post("invitations", ":secret", "accept", use: InvitationPagesController.accept)
 
     let signedIn = web.grouped(RequireSignInMiddleware())
     signedIn.post("logout", use: LoginController.signOut)
@@ -66,6 +74,8 @@ func routes(_ app: Application) throws {
     // Organization pages: the same rules as the API, for people
     let organizationPages = signedIn.grouped("orgs", ":slug")
     organizationPages.get("members", use: OrganizationPagesController.members)
+    organizationPages.post("members", use: OrganizationPagesController.addMember)
+    organizationPages.post("invitations", ":id", "withdraw", use: OrganizationPagesController.withdrawInvitation)
     organizationPages.post("members", ":userID", "role", use: OrganizationPagesController.setRole)
     organizationPages.post("members", ":userID", "remove", use: OrganizationPagesController.removeMember)
     organizationPages.post("members", ":userID", "revoke-tokens", use: OrganizationPagesController.revokeMemberTokens)

@@ -203,6 +203,11 @@ ROUTES = [
     Route("POST", "/settings/devices/{token_id}/revoke", "web"),
     Route("POST", "/settings/devices/revoke-all", "web"),
     Route("GET", "/orgs/{slug}/members", "web"),
+    Route("POST", "/orgs/{slug}/members", "web", ("email", "role")),
+    Route("POST", "/orgs/{slug}/invitations/{token_id}/withdraw", "web"),  # any UUID stands for an invitation id
+    Route("GET", "/invitations/" + "A" * 43, "web"),  # the shape of an invitation link's secret
+    Route("POST", "/invitations/" + "A" * 43, "web", ("name", "password")),
+    Route("POST", "/invitations/" + "A" * 43 + "/accept", "web"),
     Route("POST", "/orgs/{slug}/members/{user_id}/role", "web", ("role",)),
     Route("POST", "/orgs/{slug}/members/{user_id}/remove", "web"),
     Route("POST", "/orgs/{slug}/members/{user_id}/revoke-tokens", "web"),
@@ -227,6 +232,10 @@ ROUTES = [
     Route("GET", "/api/orgs/{slug}/settings", "api"),
     Route("PUT", "/api/orgs/{slug}/settings", "api", ("device_signin", "token_ttl")),
     Route("GET", "/api/orgs/{slug}/members", "api"),
+    Route("POST", "/api/orgs/{slug}/members", "api", ("email", "role")),
+    Route("GET", "/api/orgs/{slug}/invitations", "api"),
+    Route("POST", "/api/orgs/{slug}/invitations", "api", ("email", "role")),
+    Route("DELETE", "/api/orgs/{slug}/invitations/{token_id}", "api"),
     Route("PUT", "/api/orgs/{slug}/members/{user_id}", "api", ("role",)),
     Route("DELETE", "/api/orgs/{slug}/members/{user_id}", "api"),
     Route("DELETE", "/api/orgs/{slug}/members/{user_id}/tokens", "api"),
@@ -466,6 +475,7 @@ class Generator:
             body = self._multipart(pairs or [(b"x", b"y")], b"fuzzfuzz")
         elif route.area == "api" and route.fields:
             valid = {"permissions": ["audit:read"], "device_signin": True, "token_ttl": None, "role": "viewer",
+                     "email": "fz-sweep@fuzz.example",
                      "name": f"fz-sweep-{self.rng.randrange(16 ** 6):06x}"}
             obj = {name: valid[name] for name in route.fields}
             if variant == "field":

@@ -436,6 +436,42 @@ def test_members(call, world):
     assert call("delete", member, path=remove).status_code == 401
 
 
+def test_adding_and_inviting(call, world):
+    members = "/api/orgs/{slug}/members"
+    invitations = "/api/orgs/{slug}/invitations"
+    invitation = "/api/orgs/{slug}/invitations/{id}"
+    slug = {"slug": ORG}
+
+    def post(template, body, token=world.owner, **kwargs):
+        return call("post", template, token=token, path=slug, json=body, **kwargs)
+
+    added = post(members, {"email": "OA-Leaver@example.com", "role": "viewer"})  # removed by test_members
+    assert added.status_code == 201 and added.json()["role"] == "viewer", added.text
+    fresh = f"oa-new-{uuid.uuid4().hex[:8]}@example.com"
+    invited = post(members, {"email": fresh, "role": "member"}).json()["invitation"]
+    assert invited["url"].startswith(world.url("/invitations/")) and invited["email"] == fresh
+    again = post(invitations, {"email": fresh, "role": "viewer"})
+    assert again.status_code == 201 and again.json()["invitation"]["role"] == "viewer"
+    pending = call("get", invitations, token=world.viewer, path=slug).json()["items"]
+    assert [i["email"] for i in pending if i["email"] == fresh] == [fresh]
+    assert all("url" not in i for i in pending)
+    assert call("get", invitations, token=world.analyst, path=slug).status_code == 403
+    for template in (members, invitations):
+        assert post(template, {"email": "oa-viewer@example.com", "role": "member"}).status_code == 409
+        assert post(template, {"email": "x@example.com", "role": "member"}, token=world.viewer).status_code == 403
+        assert error_of(post(template, {"email": "not-an-email", "role": "member"})) == "unprocessable"
+        assert error_of(post(template, {"email": "x@example.com", "role": "no-such-role"})) == "unprocessable"
+        assert error_of(post(template, {"email": 7, "role": "member"})) == "invalid_request"
+        assert call("post", template, token=world.owner, path=slug, data="email=x").status_code == 415
+        assert post(template, {"email": "x@example.com", "role": "member", "pad": BIG}).status_code == 413
+
+    target = {"slug": ORG, "id": again.json()["invitation"]["id"]}
+    assert call("delete", invitation, token=world.viewer, path=target).status_code == 403
+    assert call("delete", invitation, token=world.owner, path=target).status_code == 204
+    assert call("delete", invitation, token=world.owner, path=target).status_code == 404
+    assert requests.get(again.json()["invitation"]["url"], timeout=10).status_code == 410
+
+
 def test_revoking_a_members_tokens(call, world):
     tokens = "/api/orgs/{slug}/members/{userId}/tokens"
     member_portal = dataclasses.replace(world.owner_portal, email="oa-member@example.com")

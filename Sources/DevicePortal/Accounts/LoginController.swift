@@ -25,6 +25,10 @@ enum LoginController {
         let next: String?
     }
 
+    struct SignOutForm: Content {
+        let next: String?
+    }
+
     @Sendable static func show(req: Request) async throws -> Response {
         let next = SafeRedirect.target(req.query[String.self, at: "next"])
         if req.signedIn != nil { return req.redirect(to: next) }
@@ -88,10 +92,12 @@ enum LoginController {
         return try await WebSignIn.complete(as: user, method: .password, next: next, req: req)
     }
 
+    /// Back to the sign-in page, or to `next` (a page that asked someone to sign out and come back).
     @Sendable static func signOut(req: Request) async throws -> Response {
         let signedIn = try req.requireSignedIn()
         try await WebSession.query(on: req.db).filter(\.$id == signedIn.sessionID).delete()
-        let response = req.redirect(to: "/login", redirectType: .normal)
+        let next = (try? req.content.decode(SignOutForm.self))?.next.map(SafeRedirect.target) ?? "/login"
+        let response = req.redirect(to: next, redirectType: .normal)
         response.cookies[SessionCookie.name] = SessionCookie.expired(secure: req.application.servesHTTPS)
         return response
     }

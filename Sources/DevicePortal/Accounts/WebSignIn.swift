@@ -1,14 +1,17 @@
 import Fluent
 import Vapor
 
-/// What every way of signing in ends with once it knows who the person is: a new web session
-/// (replacing the browser's old one), the audit event with the method, and the cookie.
+/// What every way of signing in ends with once it knows who the person is (a right password,
+/// the provider's word, an account just made from an invitation): a new web session replacing
+/// the browser's old one, its cookie secret stored only as a hash, the audit event with the
+/// method, and the cookie.
 enum WebSignIn {
     static func complete(
         as user: User,
         method: PortalMetrics.SignInMethod,
         next: String,
-        req: Request
+        req: Request,
+        activeOrganizationID: UUID? = nil
     ) async throws -> Response {
         if let old = req.signedIn {
             try await WebSession.query(on: req.db).filter(\.$id == old.sessionID).delete()
@@ -22,6 +25,7 @@ enum WebSignIn {
             ip: req.clientIP,
             userAgent: req.userAgent
         )
+        session.$activeOrganization.id = activeOrganizationID
         try await session.create(on: req.db)
         try await AuditEvent.record(
             .signInSucceeded,

@@ -14,6 +14,9 @@ final class AuditEvent: Model, @unchecked Sendable {
         case tokenIssued = "token.issued"
         case tokenRevoked = "token.revoked"
         case memberAdded = "member.added"
+        case memberInvited = "member.invited"
+        case invitationAccepted = "invitation.accepted"
+        case invitationWithdrawn = "invitation.withdrawn"
         case memberRemoved = "member.removed"
         case roleChanged = "member.role_changed"
         case roleCreated = "role.created"
@@ -139,7 +142,7 @@ extension AuditEvent {
     }
 
     private static let loggedDetails = [
-        "reason", "count", "revoked_tokens", "token_id", "client_id", "role", "from", "to",
+        "reason", "count", "revoked_tokens", "token_id", "client_id", "role", "from", "to", "invitation_id",
     ]
 }
 

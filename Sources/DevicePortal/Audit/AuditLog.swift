@@ -11,6 +11,8 @@ enum AuditLog {
         var limit = 50
         var before: Cursor?
         var userID: UUID?
+        /// A person by email: events they did or that were done to them, with or without an account.
+        var email: String?
         var kind: AuditEvent.Kind?
 
         /// Reads `limit`, `before`, `user` and `kind` from the URL; bad values are 400s.
@@ -30,11 +32,14 @@ enum AuditLog {
                 }
                 before = cursor
             }
-            if let raw = req.query[String.self, at: "user"], !raw.isEmpty {
-                guard let id = UUID(uuidString: raw) else {
-                    throw AdminError(status: .badRequest, reason: "user must be a user id.")
+            if let raw = req.query[String.self, at: "user"]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty {
+                if let id = UUID(uuidString: raw) {
+                    userID = id
+                } else if User.isValid(email: User.normalize(email: raw)) {
+                    email = User.normalize(email: raw)
+                } else {
+                    throw AdminError(status: .badRequest, reason: "user must be a user id or an email address.")
                 }
-                userID = id
             }
             if let raw = req.query[String.self, at: "kind"], !raw.isEmpty {
                 guard let kind = AuditEvent.Kind(rawValue: raw) else {
@@ -76,6 +81,21 @@ enum AuditLog {
         if let userID = query.userID {
             select = select.where {
                 $0.where("actor_user_id", .equal, userID).orWhere("subject_user_id", .equal, userID)
+            }
+        }
+        if let email = query.email {
+            // The labels hold the email as it was then; the ids catch events whose label says otherwise.
+            let userID = try await User.find(email: email, on: db)?.id
+            select = select.where {
+                var matches = $0.where("actor", .equal, email).orWhere("subject", .equal, email)
+                if let userID {
+                    matches = matches.orWhere("actor_user_id", .equal, userID).orWhere(
+                        "subject_user_id",
+                        .equal,
+                        userID
+                    )
+                }
+                return matches
             }
         }
         if let kind = query.kind { select = select.where("kind", .equal, kind.rawValue) }

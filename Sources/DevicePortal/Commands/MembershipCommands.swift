@@ -70,6 +70,8 @@ struct RemoveMemberCommand: AsyncCommand {
             by: .commandLine(in: organization),
             on: db
         )
-        context.console.print("Removed \(user.email) from \(organization.slug); revoked \(revoked) token(s).")
+        context.console.print(
+            "Removed \(user.email) from \(organization.slug); revoked \(Wording.count(revoked, "token"))."
+        )
     }
 }

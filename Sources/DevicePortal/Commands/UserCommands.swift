@@ -87,6 +87,6 @@ struct RevokeTokensCommand: AsyncCommand {
         )
         let count = outcome.revokedTokens
         let scope = organization.map { " in \($0.slug)" } ?? ""
-        context.console.print("Revoked \(count) token(s) of \(user.email)\(scope).")
+        context.console.print("Revoked \(Wording.count(count, "token")) of \(user.email)\(scope).")
     }
 }

@@ -38,7 +38,8 @@ public struct PortalResources: Sendable, Equatable {
         "Templates/device/enter.leaf", "Templates/device/confirm.leaf", "Templates/device/approved.leaf",
         "Templates/device/denied.leaf", "Templates/settings/devices.leaf", "Templates/organizations/members.leaf",
         "Templates/organizations/roles.leaf", "Templates/organizations/settings.leaf",
-        "Templates/organizations/audit.leaf", "Public/css/portal.css", "Public/openapi.json",
+        "Templates/organizations/audit.leaf", "Templates/invitations/show.leaf", "Public/css/portal.css",
+        "Public/openapi.json",
     ]
 
     /// The pure decision: the first candidate `holdsResources` accepts. A `PORTAL_RESOURCES`

@@ -65,7 +65,7 @@ extension Application {
 struct PendingMigrationsError: Error, CustomStringConvertible {
     let count: Int
     var description: String {
-        "\(count) database migration(s) are pending and AUTO_MIGRATE=false: run `portal migrate --yes` first."
+        "\(Wording.count(count, "database migration")) \(count == 1 ? "is" : "are") pending and AUTO_MIGRATE=false: run `portal migrate --yes` first."
     }
 }
 

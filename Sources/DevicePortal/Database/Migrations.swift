@@ -19,4 +19,5 @@ let portalMigrations: [any Migration] = [
     CreateLinkedIdentities(),
     AddOrganizationExternalID(),
     CreateOIDCSignInAttempts(),
+    CreateInvitations(),
 ]

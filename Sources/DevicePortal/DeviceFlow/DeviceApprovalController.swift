@@ -18,7 +18,7 @@ enum DeviceApprovalController {
         let approverIP: String
         let differentIP: Bool
         let userAgent: String?
-        let requestedAgo: String
+        let requested: ShownDate
         /// Asked for long ago: a code someone forwarded rather than one the person just started.
         let isOld: Bool
         let organizations: [OrganizationChoice]
@@ -89,7 +89,7 @@ enum DeviceApprovalController {
                 approverIP: approverIP,
                 differentIP: requesterIP != approverIP,
                 userAgent: authorization.requesterUserAgent,
-                requestedAgo: Self.ago(requestedAt, now: req.now),
+                requested: ShownDate(requestedAt, now: req.now),
                 isOld: req.now.timeIntervalSince(requestedAt) > Self.oldCodeAge,
                 organizations: organizations,
                 canApprove: !organizations.isEmpty,
@@ -222,14 +222,5 @@ enum DeviceApprovalController {
             ),
             status: .badRequest
         )
-    }
-
-    static func ago(_ date: Date, now: Date) -> String {
-        let seconds = max(0, Int(now.timeIntervalSince(date)))
-        switch seconds {
-        case ..<60: return "less than a minute ago"
-        case ..<120: return "1 minute ago"
-        default: return "\(seconds / 60) minutes ago"
-        }
     }
 }

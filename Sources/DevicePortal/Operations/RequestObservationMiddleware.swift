@@ -8,7 +8,7 @@ struct RequestObservationMiddleware: Middleware {
         // Vapor adopts an incoming X-Request-Id; one a proxy made is kept, anything odd is replaced.
         let requestID = Self.isAcceptable(request.id) ? request.id : UUID().uuidString
         request.logger[metadataKey: "request-id"] = .string(requestID)
-        request.logger.info("\(request.method) \(Self.loggable(request.url.path))")
+        request.logger.info("\(request.method) \(Self.loggable(InvitationLink.redacted(request.url.path)))")
         let started = ContinuousClock.now
         let inFlight = request.application.requestsInFlight
         inFlight.started()

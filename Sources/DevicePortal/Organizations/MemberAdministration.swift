@@ -140,7 +140,7 @@ enum MemberAdministration {
     }
 
     /// Only an owner grants the owner role, and nobody grants permissions they lack.
-    private static func requireMayGrant(_ role: Role, _ admin: Administrator) throws {
+    static func requireMayGrant(_ role: Role, _ admin: Administrator) throws {
         if role.name == BuiltInRole.owner.rawValue { try admin.requireOwner("make someone an owner") }
         try admin.requireHolding(role.permissions)
     }

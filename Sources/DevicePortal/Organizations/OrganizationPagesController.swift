@@ -11,13 +11,40 @@ enum OrganizationPagesController {
             let name: String
             let role: String
             let activeTokens: Int
+            /// "1 token", "2 tokens".
+            let tokens: String
             let isSelf: Bool
+        }
+
+        struct InvitationRow: Encodable {
+            let id: UUID
+            let email: String
+            let role: String
+            let invitedBy: String
+            let created: ShownDate
+            let expires: ShownDate
+            /// Taking an owner's invitation back takes an owner, as making it did.
+            let canWithdraw: Bool
+        }
+
+        /// The invitation just made, shown with its link this once.
+        struct NewInvitation: Encodable {
+            let email: String
+            let role: String
+            let url: String
+            let expires: ShownDate
         }
 
         let slug: String
         let name: String
         let members: [Row]
+        let memberCount: String
         let roles: [String]
+        /// The roles this person may hand out: the add-or-invite form's choices.
+        let grantableRoles: [String]
+        let invitations: [InvitationRow]
+        let hasInvitations: Bool
+        let created: NewInvitation?
         let canManage: Bool
         let canRevokeTokens: Bool
         let csrfToken: String
@@ -27,7 +54,8 @@ enum OrganizationPagesController {
         struct Row: Encodable {
             let name: String
             let builtIn: Bool
-            let members: Int
+            /// "1 member", "2 members".
+            let members: String
             let permissions: [Box]
         }
 
@@ -51,12 +79,19 @@ enum OrganizationPagesController {
         let deviceSignIn: Bool
         let tokenTTL: String
         let serverTokenTTL: Int
+        /// "2592000 seconds" (never "1 seconds").
+        let serverTokenTTLText: String
         /// The current logo's SHA-256, if there is one (it versions the image's URL).
         let logo: String?
         let csrfToken: String
     }
 
     struct RoleForm: Content {
+        let role: String?
+    }
+
+    struct NewMemberForm: Content {
+        let email: String?
         let role: String?
     }
 
@@ -80,8 +115,43 @@ enum OrganizationPagesController {
     @Sendable static func members(req: Request) async throws -> Response {
         let (admin, organization) = try await Administrator.web(req)
         try admin.require(.membersRead)
+        return try await membersPage(req, admin, organization, created: nil)
+    }
+
+    /// The add-or-invite form: an existing account is added (back to the page); anyone else is
+    /// invited, and the page shows the link this once, since only its hash is kept.
+    @Sendable static func addMember(req: Request) async throws -> Response {
+        let (admin, organization) = try await Administrator.web(req)
+        try admin.require(.membersManage)
+        let form = try req.content.decode(NewMemberForm.self)
+        let terms = Invitations.Terms(
+            email: form.email ?? "",
+            roleName: form.role ?? "",
+            baseURL: req.application.publicBaseURL,
+            now: req.now
+        )
+        switch try await Invitations.addOrInvite(terms, by: admin, on: req.db) {
+        case .added: return backTo("members", req)
+        case .invited(let created): return try await membersPage(req, admin, organization, created: created)
+        }
+    }
+
+    @Sendable static func withdrawInvitation(req: Request) async throws -> Response {
+        let (admin, _) = try await Administrator.web(req)
+        try await Invitations.withdraw(try req.invitationID(), by: admin, at: req.now, on: req.db)
+        return backTo("members", req)
+    }
+
+    private static func membersPage(
+        _ req: Request,
+        _ admin: Administrator,
+        _ organization: Organization,
+        created: Invitations.Created?
+    ) async throws -> Response {
         let members = try await MemberAdministration.members(of: admin.organizationID, on: req.db)
         let roles = try await RoleAdministration.roles(of: admin.organizationID, on: req.db)
+        let canManage = admin.permissions.contains(.membersManage)
+        let invitations = try await Invitations.pending(in: admin.organizationID, at: req.now, on: req.db)
         return try await req.renderPage(
             "organizations/members",
             title: "Members of \(organization.name)",
@@ -95,15 +165,57 @@ enum OrganizationPagesController {
                         name: $0.user.name,
                         role: $0.role,
                         activeTokens: $0.activeTokens,
+                        tokens: Wording.count($0.activeTokens, "token"),
                         isSelf: $0.user.id == admin.userID
                     )
                 },
+                memberCount: Wording.count(members.count, "member"),
                 roles: roles.map(\.name),
-                canManage: admin.permissions.contains(.membersManage),
+                grantableRoles: canManage ? try await grantable(roles.map(\.name), admin, req.db) : [],
+                invitations: try invitations.map { invitation in
+                    .init(
+                        id: try invitation.requireID(),
+                        email: invitation.email,
+                        role: invitation.role.name,
+                        invitedBy: invitation.invitedBy,
+                        created: ShownDate(invitation.createdAt, now: req.now),
+                        expires: ShownDate(invitation.expiresAt, now: req.now),
+                        canWithdraw: canManage && mayGrant(invitation.role, admin)
+                    )
+                },
+                hasInvitations: !invitations.isEmpty,
+                created: created.map {
+                    .init(
+                        email: $0.invitation.email,
+                        role: $0.invitation.role.name,
+                        url: $0.url,
+                        expires: ShownDate($0.invitation.expiresAt, now: req.now)
+                    )
+                },
+                canManage: canManage,
                 canRevokeTokens: admin.permissions.contains(.tokensManage),
                 csrfToken: try req.requireSignedIn().csrfToken
             )
         )
+    }
+
+    /// The roles of `names` (in that order) that `admin` may hand out.
+    private static func grantable(
+        _ names: [String],
+        _ admin: Administrator,
+        _ db: any Database
+    ) async throws -> [String] {
+        var granted: [String] = []
+        for name in names {
+            if let role = try await Role.find(named: name, in: admin.organizationID, on: db), mayGrant(role, admin) {
+                granted.append(name)
+            }
+        }
+        return granted
+    }
+
+    private static func mayGrant(_ role: Role, _ admin: Administrator) -> Bool {
+        (try? MemberAdministration.requireMayGrant(role, admin)) != nil
     }
 
     @Sendable static func setRole(req: Request) async throws -> Response {
@@ -145,7 +257,7 @@ enum OrganizationPagesController {
                     .init(
                         name: role.name,
                         builtIn: role.builtIn,
-                        members: role.members,
+                        members: Wording.count(role.members, "member"),
                         permissions: Permission.allCases.map {
                             .init(name: $0.rawValue, checked: role.permissions.contains($0))
                         }
@@ -204,6 +316,7 @@ enum OrganizationPagesController {
                 deviceSignIn: admin.isOwner && organization.deviceSignIn,
                 tokenTTL: admin.isOwner ? organization.tokenTTL.map(String.init) ?? "" : "",
                 serverTokenTTL: req.application.config.tokenTTL,
+                serverTokenTTLText: Wording.count(req.application.config.tokenTTL, "second"),
                 logo: try await OrganizationLogo.storedSHA256(of: admin.organizationID, on: req.db),
                 csrfToken: try req.requireSignedIn().csrfToken
             )

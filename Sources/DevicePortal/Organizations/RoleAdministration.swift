@@ -104,7 +104,7 @@ enum RoleAdministration {
             let holders = try await Membership.query(on: tx).filter(\.$role.$id == role.requireID()).count()
             guard holders == 0 else {
                 throw AdminError.conflict(
-                    "\(holders) member(s) still hold the role \(name): give them another role first."
+                    "\(Wording.count(holders, "member")) still \(holders == 1 ? "holds" : "hold") the role \(name): give them another role first."
                 )
             }
             try await role.delete(on: tx)

@@ -36,8 +36,30 @@ enum MyTokensController {
         let items: [TokenDTO]
     }
 
+    /// A live token with its client and organization, as the API and the devices page show it.
+    struct LiveToken {
+        let token: APIToken
+        let client: OAuthClient
+        let organization: Organization
+    }
+
     /// The user's live tokens, in one organization or in all, newest first; never the tokens themselves.
     static func liveTokens(of userID: UUID, in organizationID: UUID?, on db: any Database) async throws -> [TokenDTO] {
+        try await live(of: userID, in: organizationID, on: db).map { live in
+            TokenDTO(
+                id: try live.token.requireID(),
+                client: .init(clientID: live.client.clientID, name: live.client.name),
+                deviceName: live.token.deviceName,
+                organization: OrganizationDTO(live.organization),
+                createdAt: live.token.createdAt?.formatted(.iso8601),
+                lastUsedAt: live.token.lastUsedAt?.formatted(.iso8601),
+                lastUsedIP: live.token.lastUsedIP,
+                expiresAt: live.token.expiresAt.formatted(.iso8601)
+            )
+        }
+    }
+
+    static func live(of userID: UUID, in organizationID: UUID?, on db: any Database) async throws -> [LiveToken] {
         var query = APIToken.query(on: db).filter(\.$user.$id == userID)
         if let organizationID { query = query.filter(\.$organization.$id == organizationID) }
         let tokens =
@@ -48,17 +70,11 @@ enum MyTokensController {
             .join(Organization.self, on: \APIToken.$organization.$id == \Organization.$id)
             .sort(\.$createdAt, .descending)
             .all()
-        return try tokens.map { token in
-            let client = try token.joined(OAuthClient.self)
-            return TokenDTO(
-                id: try token.requireID(),
-                client: .init(clientID: client.clientID, name: client.name),
-                deviceName: token.deviceName,
-                organization: OrganizationDTO(try token.joined(Organization.self)),
-                createdAt: token.createdAt?.formatted(.iso8601),
-                lastUsedAt: token.lastUsedAt?.formatted(.iso8601),
-                lastUsedIP: token.lastUsedIP,
-                expiresAt: token.expiresAt.formatted(.iso8601)
+        return try tokens.map {
+            LiveToken(
+                token: $0,
+                client: try $0.joined(OAuthClient.self),
+                organization: try $0.joined(Organization.self)
             )
         }
     }

@@ -78,6 +78,6 @@ struct PageError: Error, Encodable {
 
     /// A wait as people say it: "40 seconds", "3 minutes".
     static func wait(seconds: Int) -> String {
-        seconds < 90 ? "\(seconds) seconds" : "\((seconds + 59) / 60) minutes"
+        seconds < 90 ? Wording.count(seconds, "second") : Wording.count((seconds + 59) / 60, "minute")
     }
 }

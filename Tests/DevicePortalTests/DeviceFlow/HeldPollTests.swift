@@ -30,17 +30,17 @@ struct HeldPollTests {
         try await withPortal { app in
             try await Fixtures(app: app).standardCast()
             let (code, browser) = try await DesktopApp(app: app).codeAndSignedInBrowser()
-            let started = ContinuousClock.now
-            async let held = poll(app, code.deviceCode, wait: 20)  // MUT
+            async let held = poll(app, code.deviceCode, wait: 30)  // MUT
             try await Task.sleep(for: .milliseconds(300))
             let decided = try await browser.approve(code.userCode, action: action)
             let decidedAt = ContinuousClock.now
             #expect(decided.status == .ok)
             let answer = try await held
-            // Woken, not timed out: far sooner than the 20 s wait, even on a loaded machine.
+            // Woken, not timed out: soon after the decision, and with the decision's answer (a
+            // wait that ran out would say authorization_pending). How long the approval itself
+            // takes depends on the machine's load, so only the time after it is measured.
             #expect(ContinuousClock.now - decidedAt < .seconds(5), "answered late after the decision")
-            #expect(ContinuousClock.now - started < .seconds(10))
-            #expect(answer.headers.first(name: "Preference-Applied") == "wait=20")
+            #expect(answer.headers.first(name: "Preference-Applied") == "wait=30")
             if action == "approve" {
                 #expect(answer.status == .ok)
                 #expect(try answer.decoded(as: DeviceTokenController.TokenResponse.self).accessToken.count == 64)

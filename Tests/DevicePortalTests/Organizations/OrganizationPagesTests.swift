@@ -23,7 +23,7 @@ struct OrganizationPagesTests {
             let page = try await browser.get("/orgs/acme/members")
             #expect(page.status == .ok)
             #expect(page.text.contains("member@acme.example"))
-            #expect(page.text.contains("Remove (revokes 1 token(s))"))
+            #expect(page.text.contains("Remove (revokes 1 token)"))
             let removed = try await browser.post("/orgs/acme/members/\(cast.id("member"))/remove", [])  // MUT
             #expect(removed.status == .seeOther)
             #expect(try await DesktopApp(app: app).me(cast.tokens["member"]!).status == .unauthorized)
