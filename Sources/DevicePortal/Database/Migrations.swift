@@ -16,4 +16,7 @@ let portalMigrations: [any Migration] = [
     CreateAuditEvents(),
     AddDeviceAuthorizationExpiryCounted(),
     CreateOrganizationLogos(),
+    CreateDirectoryTokens(),
+    CreateDirectoryUsers(),
+    AddOrganizationSCIMDefaultRole(),
 ]

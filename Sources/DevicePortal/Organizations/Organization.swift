@@ -16,6 +16,8 @@ final class Organization: Model, @unchecked Sendable {
     @Field(key: "device_signin") var deviceSignIn: Bool
     /// A lifetime for new tokens shorter than the server's `TOKEN_TTL`, if the owners set one.
     @OptionalField(key: "token_ttl") var tokenTTL: Int?
+    /// The role of the members its directory provisions (SCIM): `member` unless the owners choose another.
+    @Field(key: "scim_default_role") var scimDefaultRole: String
 
     init() {}
 
@@ -23,6 +25,7 @@ final class Organization: Model, @unchecked Sendable {
         self.slug = slug
         self.name = name
         self.deviceSignIn = true
+        self.scimDefaultRole = BuiltInRole.member.rawValue
     }
 
     /// Lowercase letters, digits and inner dashes, 1 to 40 characters.
