@@ -49,7 +49,8 @@ struct PortalErrorMiddleware: Middleware {
     /// SCIM's error shape for every error of `/scim/v2/`, the router's 404 and 405 included.
     private static func scimResponse(for error: any Error, _ request: Request) -> Response {
         if let error = error as? SCIMError { return error.response() }
-        let page = methodNotAllowed(error, request) ?? pageError(for: error, logger: request.logger)
+        let page =
+            error as? PageError ?? methodNotAllowed(error, request) ?? pageError(for: error, logger: request.logger)
         let detail =
             request.route == nil && page.status == .notFound
             ? "There is no SCIM endpoint at this address." : page.message
