@@ -2,6 +2,9 @@
 - scim2-tester, a third-party compliance checker, runs every check it has for the User resource
   with a directory token; the test fails on any ERROR or CRITICAL result and prints a summary
   by status (SKIPPED only for what ServiceProviderConfig says is not supported);
+- hostile requests (broken JSON, invalid UTF-8, NUL and control characters, overlong and odd
+  paths, queries and filters, bodies of every wrong shape) each get a 4xx in SCIM's error shape and
+  the server stays up;
 - offboarding the way Okta does it: the directory creates the User, the person signs in a device,
   the directory PATCHes active: false, and the very next request with that token is 401;
   PATCH active: true makes them a member again and the old token stays dead.
@@ -134,6 +137,63 @@ def test_scim2_tester_sqlite(email_user_names):
 def test_scim2_tester_postgres(email_user_names, new_postgres_database):
     with _directory(new_postgres_database("portal_scim")) as directory:
         _compliance(directory, "PostgreSQL")
+
+
+def _hostile_requests(directory: Directory):
+    """(method, path, body bytes or None, content type) that must each get a 4xx in SCIM's shape."""
+    user = directory.call("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "target@example.com"}).json()["id"]
+    patch = f"/Users/{user}"
+    bodies = [b"", b"{", b"[]", b'"x"', b"null", b"\xff\xfe{}", b'{"userName": "\xff@example.com"}',
+              b'{"userName": "a\\u0000b@example.com"}', b'{"userName": "a\\u0007@example.com"}',
+              b"[" * 10_000, b'{"a":' * 5_000, b'{"userName": 1e999}', b'{"userName": ["a@example.com"]}',
+              b'{"userName": "x@example.com", "emails": "x"}', b'{"userName": "x@example.com", "emails": [1, 2]}',
+              b'{"userName": "x@example.com", "name": []}', b'{"userName": "x@example.com", "active": "perhaps"}',
+              b'{"userName": "' + b"a" * 300 + b'@example.com"}', b"x" * 20_000,
+              b'{"userName": "x@example.com", "emails": [' + b'{"value": "a@example.com"},' * 11 + b'{"value": "b"}]}']
+    operations = [b'{"schemas": ["%s"], "Operations": %s}' % (PATCH_OP.encode(), ops) for ops in [
+        b"{}", b"[1]", b'[{"op": 7}]', b'[{"op": "replace", "path": 7, "value": 1}]',
+        b'[{"op": "replace", "path": "emails[[[[", "value": 1}]', b'[{"op": "replace", "path": "' + b"a." * 3000 + b'"}]',
+        b'[{"op": "replace", "path": "emails[type eq \\"\\u0000\\"].value", "value": "x"}]',
+        b'[{"op": "add", "path": "emails[type eq \\"work\\"]", "value": 1}]',
+        b'[{"op": "replace", "path": "name.givenName", "value": {"deep": [[[]]]}}]',
+        b'[{"op": "remove", "path": "emails[value eq]"}]']]
+    cases = [("POST", "/Users", body, SCIM_JSON) for body in bodies]
+    cases += [("PUT", patch, body, "application/json") for body in bodies]
+    cases += [("PATCH", patch, body, SCIM_JSON) for body in bodies + operations]
+    cases += [("POST", "/Users", b'{"userName": "x@example.com"}', kind)
+              for kind in ("text/plain", "multipart/form-data; boundary=", "application/x-www-form-urlencoded")]
+    cases += [("GET", path, None, None) for path in [
+        "/Users/%FF", "/Users/%00", "/Users/" + "a" * 5000, "/Users/..%2F..%2Fetc%2Fpasswd", "/Users?filter=%00",
+        "/Users?filter=%FF", "/Users?startIndex=99999999999999999999",
+        "/Users?count=%01", "/Users?attributes=%FF", "/Users?filter=userName%20eq%20%22a%5C%22", "/Schemas/%FF",
+        "/ResourceTypes/%00", "/Users/" + user + "/%00", "/Users?filter[]=x&filter[a]=b"]]
+    for method, path, body, kind in cases:
+        headers = {"Authorization": f"Bearer {directory.token}"}
+        if kind:
+            headers["Content-Type"] = kind
+        response = requests.request(method, directory.base_url + path, data=body, headers=headers, timeout=30)
+        what = f"{method} {path[:80]} {(body or b'')[-120:]!r} {kind}"
+        assert 400 <= response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
+        assert response.headers["Content-Type"].startswith(SCIM_JSON), what
+        error = response.json()
+        assert error["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"], what
+        assert error["status"] == str(response.status_code), what
+    # Odd but well-formed: a filter naming nobody finds nobody.
+    nobody = directory.call("GET", '/Users?filter=userName eq "' + "a" * 10_000 + '"')
+    assert nobody.status_code == 200 and nobody.json()["totalResults"] == 0, nobody.text
+    assert requests.get(directory.portal.url("/healthz"), timeout=10).status_code == 200
+    after = directory.call("GET", f"/Users/{user}")
+    assert after.status_code == 200 and after.json()["userName"] == "target@example.com", after.text
+
+
+def test_hostile_requests_sqlite():
+    with _directory() as directory:
+        _hostile_requests(directory)
+
+
+def test_hostile_requests_postgres(new_postgres_database):
+    with _directory(new_postgres_database("portal_scim")) as directory:
+        _hostile_requests(directory)
 
 
 def _offboarding(directory: Directory):

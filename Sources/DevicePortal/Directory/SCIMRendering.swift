@@ -60,9 +60,9 @@ enum SCIMRendering {
     }
 
     /// What `attributes` or `excludedAttributes` leave of a resource; `id` and `schemas` always stay.
-    static func select(_ resource: [String: SCIMValue], _ req: Request) -> [String: SCIMValue] {
+    static func select(_ resource: [String: SCIMValue], _ req: Request) throws -> [String: SCIMValue] {
         let always: Set<String> = ["id", "schemas"]
-        if let wanted = paths(req, "attributes") {
+        if let wanted = try paths(req, "attributes") {
             var kept: [String: SCIMValue] = resource.filter { always.contains($0.key) }
             for (name, sub) in wanted {
                 guard let key = resource.keys.first(where: { $0.lowercased() == name }), let value = resource[key]
@@ -86,7 +86,7 @@ enum SCIMRendering {
             return kept
         }
         var kept = resource
-        for (name, sub) in paths(req, "excludedAttributes") ?? [] {
+        for (name, sub) in try paths(req, "excludedAttributes") ?? [] {
             guard let key = resource.keys.first(where: { $0.lowercased() == name }), !always.contains(key) else {
                 continue
             }
@@ -101,8 +101,8 @@ enum SCIMRendering {
     }
 
     /// `a,b.c` as lowercased (attribute, sub-attribute) pairs, without the User schema's URN.
-    private static func paths(_ req: Request, _ parameter: String) -> [(String, String?)]? {
-        guard let text = req.query[String.self, at: parameter], !text.isEmpty else { return nil }
+    private static func paths(_ req: Request, _ parameter: String) throws -> [(String, String?)]? {
+        guard let text = try SCIMQuery.parameter(req, parameter), !text.isEmpty else { return nil }
         return text.split(separator: ",").compactMap { item in
             guard let path = SCIMSchema.withoutUserURN(item.trimmingCharacters(in: .whitespaces)) else { return nil }
             let parts = path.lowercased().split(separator: ".", maxSplits: 1).map(String.init)

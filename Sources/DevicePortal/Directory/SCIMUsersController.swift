@@ -9,21 +9,21 @@ enum SCIMUsersController {
     @Sendable static func list(req: Request) async throws -> Response {
         let directory = try req.directory
         var records = try await DirectoryProvisioning.all(in: directory, on: req.db)
-        if let filter = req.query[String.self, at: "filter"] {
+        if let filter = try SCIMQuery.parameter(req, "filter") {
             let email = try SCIMFilter.userName(filter)
             records = records.filter { $0.email == email }
         }
         let startIndex = max(1, try integer(req, "startIndex") ?? 1)
         let count = min(maxResults, max(0, try integer(req, "count") ?? maxResults))
         let page = records.dropFirst(startIndex - 1).prefix(count)
-        let resources = page.map { SCIMValue.object(SCIMRendering.select(SCIMRendering.user($0, req), req)) }
+        let resources = try page.map { SCIMValue.object(try SCIMRendering.select(SCIMRendering.user($0, req), req)) }
         return SCIMResponse.make(SCIMRendering.list(resources, total: records.count, startIndex: startIndex))
     }
 
     @Sendable static func show(req: Request) async throws -> Response {
         guard let record = try await DirectoryProvisioning.record(try userID(req), in: try req.directory, on: req.db)
         else { throw DirectoryProvisioning.notFound }
-        return answer(record, req)
+        return try answer(record, req)
     }
 
     @Sendable static func create(req: Request) async throws -> Response {
@@ -35,7 +35,7 @@ enum SCIMUsersController {
             unusablePasswordHash: { try await req.password.async.hash(OpaqueSecret.hex()) },
             on: req.db
         )
-        let response = answer(record, req, status: .created)
+        let response = try answer(record, req, status: .created)
         response.headers.replaceOrAdd(name: .location, value: SCIMRendering.base(req) + "/Users/" + idText(record))
         return response
     }
@@ -49,7 +49,7 @@ enum SCIMUsersController {
             if document.attributes["active"] == nil { document.attributes["active"] = current.attributes["active"] }
             return document
         }
-        return answer(record, req)
+        return try answer(record, req)
     }
 
     @Sendable static func patch(req: Request) async throws -> Response {
@@ -59,7 +59,7 @@ enum SCIMUsersController {
         let record = try await DirectoryProvisioning.update(userID, in: directory, on: req.db) { current in
             try SCIMPatch.apply(operations, to: current)
         }
-        return answer(record, req)
+        return try answer(record, req)
     }
 
     @Sendable static func delete(req: Request) async throws -> Response {
@@ -73,10 +73,8 @@ enum SCIMUsersController {
         _ record: DirectoryProvisioning.Record,
         _ req: Request,
         status: HTTPStatus = .ok
-    )
-        -> Response
-    {
-        SCIMResponse.make(.object(SCIMRendering.select(SCIMRendering.user(record, req), req)), status: status)
+    ) throws -> Response {
+        SCIMResponse.make(.object(try SCIMRendering.select(SCIMRendering.user(record, req), req)), status: status)
     }
 
     private static func idText(_ record: DirectoryProvisioning.Record) -> String {
@@ -92,7 +90,7 @@ enum SCIMUsersController {
     }
 
     private static func integer(_ req: Request, _ name: String) throws -> Int? {
-        guard let text = req.query[String.self, at: name] else { return nil }
+        guard let text = try SCIMQuery.parameter(req, name) else { return nil }
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
             throw SCIMError.invalidValue("\(name) must be an integer.")
         }

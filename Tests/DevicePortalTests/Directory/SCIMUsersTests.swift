@@ -134,6 +134,11 @@ struct SCIMUsersTests {
                 "invalidFilter"
             )
             _ = try await directory.call(.GET, "/Users?count=many").scimError(.badRequest, "invalidValue")
+            // A parameter is given once, as name=value: nothing silently ignored.
+            for query in ["filter[]=x", #"filter=userName%20eq%20%22a@b.co%22&filter=userName%20eq%20%22c@d.co%22"#] {
+                _ = try await directory.call(.GET, "/Users?\(query)").scimError(.badRequest, "invalidFilter")
+            }
+            _ = try await directory.call(.GET, "/Users?count=1&count=2").scimError(.badRequest, "invalidValue")
 
             let narrowed = try await directory.call(.GET, "/Users?attributes=userName&count=1")
             #expect(narrowed.text.contains("\"userName\"") && !narrowed.text.contains("\"emails\""), "\(narrowed.text)")
