@@ -19,9 +19,19 @@ enum DirectoryProvisioning {
         let created: Date
         let lastModified: Date
 
+        /// What the directory sees besides `userName` and `active`: its own attributes, or, for a
+        /// member it never provisioned, the account's name and email.
+        var attributes: [String: SCIMValue] {
+            directoryAttributes ?? [
+                "name": .object(["formatted": .string(accountName)]),
+                "displayName": .string(accountName),
+                "emails": .array([.object(["value": .string(email), "primary": .bool(true)])]),
+            ]
+        }
+
         /// The writable part, as a PATCH works on it.
         var document: SCIMUserDocument {
-            var attributes = directoryAttributes ?? [:]
+            var attributes = attributes
             attributes["userName"] = .string(email)
             attributes["active"] = .bool(active)
             return SCIMUserDocument(attributes: attributes)

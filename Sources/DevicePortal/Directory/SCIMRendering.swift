@@ -26,15 +26,9 @@ enum SCIMRendering {
         return .object(fields)
     }
 
-    /// A User: the directory's attributes as it gave them, or, for a member it never
-    /// provisioned, the account's name and email.
+    /// A User: what the directory sees, with the fields the server sets.
     static func user(_ record: DirectoryProvisioning.Record, _ req: Request) -> [String: SCIMValue] {
-        var fields =
-            record.directoryAttributes ?? [
-                "name": .object(["formatted": .string(record.accountName)]),
-                "displayName": .string(record.accountName),
-                "emails": .array([.object(["value": .string(record.email), "primary": .bool(true)])]),
-            ]
+        var fields = record.attributes
         let id = record.userID.uuidString.lowercased()
         fields["schemas"] = .array([.string(SCIMSchema.user)])
         fields["id"] = .string(id)

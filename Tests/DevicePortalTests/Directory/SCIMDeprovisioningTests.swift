@@ -74,6 +74,9 @@ struct SCIMDeprovisioningTests {
             if how != .delete {
                 let user = try await directory.call(.GET, "/Users/\(id)").scimUser()
                 #expect(user.active == false, "a deactivated User stays addressable by its id")
+                if how != .replace {  // a PUT replaces them; a PATCH of active keeps what the directory saw
+                    #expect(user.name?.formatted == "Ada" && user.emails?.map(\.value) == ["ada@example.com"])
+                }
                 let listed = try await directory.call(.GET, "/Users?filter=userName%20eq%20%22ada@example.com%22")
                     .scimList()
                 #expect(listed.resources.map(\.active) == [false])
