@@ -75,16 +75,18 @@ def _directory(database_url: str | None = None):
                 else {"DATABASE_URL": f"sqlite://{workdir}/portal.sqlite"})
     env = portal_env(DEVICE_POLL_INTERVAL="1", PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", **settings)
     info = dataclasses.replace(_portal_info(port), admin_env=env)
-    _seed(env, info)
-    output = _command(env, "create-scim-token", "--org", info.org_slug)
-    tokens = [line for line in output.splitlines() if line.startswith("scim_")]
-    assert len(tokens) == 1, output
-    server = Server(env, port, workdir / "serve.log")
+    server = None
     try:
+        _seed(env, info)
+        output = _command(env, "create-scim-token", "--org", info.org_slug)
+        tokens = [line for line in output.splitlines() if line.startswith("scim_")]
+        assert len(tokens) == 1, output
+        server = Server(env, port, workdir / "serve.log")
         server.wait_ready()
         yield Directory(portal=info, token=tokens[0])
     finally:
-        server.stop()
+        if server:
+            server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
