@@ -46,6 +46,24 @@ func routes(_ app: Application) throws {
     organizationAPI.get("invitations", use: InvitationsAPIController.list)
     organizationAPI.post("invitations", use: InvitationsAPIController.invite)
     organizationAPI.delete("invitations", ":id", use: InvitationsAPIController.withdraw)
+    organizationAPI.get("scim-tokens", use: DirectoryTokensAPIController.list)
+    organizationAPI.post("scim-tokens", use: DirectoryTokensAPIController.create)
+    organizationAPI.delete("scim-tokens", ":id", use: DirectoryTokensAPIController.revoke)
+
+    // SCIM 2.0 (RFC 7643, RFC 7644) for the organization's directory: a directory token, not the API's guard
+    let scim = app.answering(.scim).grouped("scim", "v2").grouped(SCIMGuard())
+    scim.get("ServiceProviderConfig", use: SCIMDiscoveryController.serviceProviderConfig)
+    scim.get("ResourceTypes", use: SCIMDiscoveryController.resourceTypes)
+    scim.get("ResourceTypes", ":id", use: SCIMDiscoveryController.resourceType)
+    scim.get("Schemas", use: SCIMDiscoveryController.schemas)
+    scim.get("Schemas", ":id", use: SCIMDiscoveryController.schema)
+    scim.get("Users", use: SCIMUsersController.list)
+    scim.post("Users", use: SCIMUsersController.create)
+    scim.get("Users", ":id", use: SCIMUsersController.show)
+    scim.put("Users", ":id", use: SCIMUsersController.replace)
+    scim.patch("Users", ":id", use: SCIMUsersController.patch)
+    scim.delete("Users", ":id", use: SCIMUsersController.delete)
+    scim.post(".search", use: SCIMDiscoveryController.searchEverything)
 
     // Web pages: a browser session, CSRF on every POST
     let web = app.answering(.page).grouped(WebSessionMiddleware(), WebFormMiddleware(), CSRFMiddleware())
@@ -85,6 +103,8 @@ func routes(_ app: Application) throws {
     organizationPages.post("roles", ":name", "delete", use: OrganizationPagesController.deleteRole)
     organizationPages.get("settings", use: OrganizationPagesController.settings)
     organizationPages.post("settings", use: OrganizationPagesController.updateSettings)
+    organizationPages.post("settings", "scim-tokens", use: DirectoryTokensPageController.create)
+    organizationPages.post("settings", "scim-tokens", ":id", "revoke", use: DirectoryTokensPageController.revoke)
     organizationPages.get("audit", use: AuditPageController.show)
     organizationPages.get("logo", use: LogoController.show)
     organizationPages.post("logo", maxBody: LogoRules.bodyLimit, use: LogoController.upload)

@@ -27,6 +27,8 @@ final class AuditEvent: Model, @unchecked Sendable {
         case signInSucceeded = "signin.succeeded"
         case signInFailed = "signin.failed"
         case signInThrottled = "signin.throttled"
+        case directoryTokenCreated = "scim_token.created"
+        case directoryTokenRevoked = "scim_token.revoked"
     }
 
     // managed fields
@@ -72,6 +74,11 @@ struct AuditActor: Sendable {
 
     /// The admin commands act as "command line".
     static let commandLine = AuditActor(userID: nil, label: "command line", ip: nil, userAgent: nil)
+
+    /// The organization's directory, provisioning by SCIM with a directory token.
+    static func directory(from req: Request) -> AuditActor {
+        AuditActor(userID: nil, label: "directory", ip: req.clientIP, userAgent: req.userAgent)
+    }
 
     static func user(_ id: UUID, email: String, from req: Request) -> AuditActor {
         AuditActor(userID: id, label: email, ip: req.clientIP, userAgent: req.userAgent)

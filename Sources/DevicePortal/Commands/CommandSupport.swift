@@ -57,6 +57,7 @@ extension Application {
         asyncCommands.use(CreateClientCommand(), as: "create-client")
         asyncCommands.use(RevokeTokensCommand(), as: "revoke-tokens")
         asyncCommands.use(CreateRoleCommand(), as: "create-role")
+        asyncCommands.use(CreateSCIMTokenCommand(), as: "create-scim-token")
         asyncCommands.use(RotateSigningKeyCommand(), as: "rotate-signing-key")
         asyncCommands.use(BackupCommand(), as: "backup")
         asyncCommands.use(DemoCommand(), as: "demo")

@@ -20,4 +20,7 @@ let portalMigrations: [any Migration] = [
     AddOrganizationExternalID(),
     CreateOIDCSignInAttempts(),
     CreateInvitations(),
+    CreateDirectoryTokens(),
+    CreateDirectoryUsers(),
+    AddOrganizationSCIMDefaultRole(),
 ]

@@ -168,7 +168,7 @@ enum MemberAdministration {
             .run()
     }
 
-    private static func requireAnotherOwner(_ organizationID: UUID, on db: any Database) async throws {
+    static func requireAnotherOwner(_ organizationID: UUID, on db: any Database) async throws {
         let owners = try await Membership.query(on: db)
             .join(Role.self, on: \Membership.$role.$id == \Role.$id)
             .filter(\.$organization.$id == organizationID)

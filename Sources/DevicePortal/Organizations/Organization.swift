@@ -18,6 +18,8 @@ final class Organization: Model, @unchecked Sendable {
     @OptionalField(key: "token_ttl") var tokenTTL: Int?
     /// The company's own id for this org, as its session JWTs name it (`EXTERNAL_JWT_ORG_CLAIM`).
     @OptionalField(key: "external_id") var externalID: String?
+    /// The role of the members its directory provisions (SCIM): `member` unless the owners choose another.
+    @Field(key: "scim_default_role") var scimDefaultRole: String
 
     init() {}
 
@@ -25,6 +27,7 @@ final class Organization: Model, @unchecked Sendable {
         self.slug = slug
         self.name = name
         self.deviceSignIn = true
+        self.scimDefaultRole = BuiltInRole.member.rawValue
     }
 
     /// Lowercase letters, digits and inner dashes, 1 to 40 characters.

@@ -84,6 +84,8 @@ enum OrganizationPagesController {
         /// The current logo's SHA-256, if there is one (it versions the image's URL).
         let logo: String?
         let csrfToken: String
+        /// The owners' part for the company directory (SCIM); `nil` for admins.
+        var directory: DirectoryTokensPageController.Section? = nil
     }
 
     struct RoleForm: Content {
@@ -103,10 +105,12 @@ enum OrganizationPagesController {
     struct SettingsForm: Content {
         let deviceSignIn: String?
         let tokenTTL: String?
+        let scimDefaultRole: String?
 
         enum CodingKeys: String, CodingKey {
             case deviceSignIn = "device_signin"
             case tokenTTL = "token_ttl"
+            case scimDefaultRole = "scim_default_role"
         }
     }
 
@@ -305,6 +309,16 @@ enum OrganizationPagesController {
     /// The logo (admins) and the policy (owners only).
     @Sendable static func settings(req: Request) async throws -> Response {
         let (admin, organization) = try await Administrator.web(req)
+        return try await renderSettings(req, admin, organization)
+    }
+
+    /// The settings page; `newDirectoryToken` is shown once, on the page that made it.
+    static func renderSettings(
+        _ req: Request,
+        _ admin: Administrator,
+        _ organization: Organization,
+        newDirectoryToken: DirectoryTokenDTO? = nil
+    ) async throws -> Response {
         try admin.requireAdmin("see the organization's settings")
         return try await req.renderPage(
             "organizations/settings",
@@ -318,7 +332,10 @@ enum OrganizationPagesController {
                 serverTokenTTL: req.application.config.tokenTTL,
                 serverTokenTTLText: Wording.count(req.application.config.tokenTTL, "second"),
                 logo: try await OrganizationLogo.storedSHA256(of: admin.organizationID, on: req.db),
-                csrfToken: try req.requireSignedIn().csrfToken
+                csrfToken: try req.requireSignedIn().csrfToken,
+                directory: admin.isOwner
+                    ? try await DirectoryTokensPageController.section(req, admin, organization, new: newDirectoryToken)
+                    : nil
             )
         )
     }
@@ -330,7 +347,11 @@ enum OrganizationPagesController {
         guard ttlText.isEmpty || Int(ttlText) != nil else {
             throw AdminError.invalid("The token lifetime must be a whole number of seconds, or empty.")
         }
-        let settings = OrganizationSettings.Settings(deviceSignIn: form.deviceSignIn != nil, tokenTTL: Int(ttlText))
+        let settings = OrganizationSettings.Settings(
+            deviceSignIn: form.deviceSignIn != nil,
+            tokenTTL: Int(ttlText),
+            scimDefaultRole: form.scimDefaultRole.flatMap { $0.isEmpty ? nil : $0 }
+        )
         try await OrganizationSettings.update(
             organization,
             to: settings,

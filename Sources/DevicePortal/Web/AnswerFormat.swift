@@ -7,6 +7,8 @@ import Vapor
 enum AnswerFormat: String, Sendable {
     case json = "JSON"
     case page
+    /// `/scim/v2/`: `application/scim+json`, errors in SCIM's shape (RFC 7644 §3.12).
+    case scim = "SCIM"
 
     /// The request's route's format; for a path no route matches (a 404 or 405), the format of
     /// the routes that share the most leading segments with it (`/api/nothing` is the API's),
@@ -18,7 +20,8 @@ enum AnswerFormat: String, Sendable {
         let most = routes.map { sharedSegments($0, segments) }.max() ?? 0
         guard most > 0 else { return .page }
         let closest = routes.filter { sharedSegments($0, segments) == most }
-        return closest.allSatisfy { of($0) == .json } ? .json : .page
+        let formats = Set(closest.map { of($0) })
+        return formats.count == 1 ? formats.first ?? .page : .page
     }
 
     static func of(_ route: Route) -> AnswerFormat {

@@ -16,6 +16,7 @@ struct PortalErrorMiddleware: Middleware {
     }
 
     private func response(for error: any Error, to request: Request) async -> Response {
+        if AnswerFormat.of(request) == .scim { return Self.scimResponse(for: error, request) }
         if let error = error as? JSONError { return error.response() }
         if let permission = (error as? AdminError)?.lackingPermission, AnswerFormat.of(request) == .json {
             return JSONError.insufficientScope(permission).response()
@@ -43,6 +44,17 @@ struct PortalErrorMiddleware: Middleware {
             request.logger.report(error: error)
             return Response(status: page.status, headers: page.headers, body: .init(string: page.message))
         }
+    }
+
+    /// SCIM's error shape for every error of `/scim/v2/`, the router's 404 and 405 included.
+    private static func scimResponse(for error: any Error, _ request: Request) -> Response {
+        if let error = error as? SCIMError { return error.response() }
+        let page =
+            error as? PageError ?? methodNotAllowed(error, request) ?? pageError(for: error, logger: request.logger)
+        let detail =
+            request.route == nil && page.status == .notFound
+            ? "There is no SCIM endpoint at this address." : page.message
+        return SCIMError(status: page.status, scimType: nil, detail: detail, headers: page.headers).response()
     }
 
     /// The JSON API's `error` for a status that carries no OAuth error code of its own.
