@@ -1,5 +1,6 @@
 import Fluent
 import Leaf
+import SMTPClient
 import Vapor
 
 /// Sets the application up: configuration, database, views, middleware, commands, routes.
@@ -23,6 +24,10 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
         app.lifecycle.use(Housekeeping.Schedule(interval: .minutes(10)))
         app.lifecycle.use(DeviceDecisionListener())
         app.lifecycle.use(GracefulShutdown())
+        if config.mail != nil { app.lifecycle.use(OutboxSender()) }
+    }
+    app.mailTransport = config.mail.map {
+        SMTPClient(server: $0.server, helloName: app.mailHelloName, group: app.eventLoopGroup)
     }
 
     app.passwords.use(.bcrypt(cost: config.bcryptCost))

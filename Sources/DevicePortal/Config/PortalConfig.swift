@@ -1,3 +1,4 @@
+import SMTPClient
 import Vapor
 
 /// Everything the portal reads from its environment, parsed once at start-up. Each setting's
@@ -32,6 +33,8 @@ public struct PortalConfig: Sendable {
     /// Where `Templates/` and `Public/` were found (`PORTAL_RESOURCES`, the working directory or
     /// beside the executable); `nil`: those of `app.directory` as the caller set it (the tests).
     public var resources: PortalResources?
+    /// Where mail goes and who sends it (`SMTP_URL`, `MAIL_FROM`); `nil`: nothing is mailed.
+    public var mail: MailConfig?
 
     public init(
         database: DatabaseURL = Setting.database.fallback,
@@ -50,7 +53,8 @@ public struct PortalConfig: Sendable {
         databasePoolSize: Int = Setting.databasePoolSize.fallback,
         databasePreparedStatements: Bool = Setting.databasePreparedStatements.fallback,
         devicePollMaxHeld: Int = Setting.devicePollMaxHeld.fallback,
-        resources: PortalResources? = nil
+        resources: PortalResources? = nil,
+        mail: MailConfig? = nil
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -69,6 +73,7 @@ public struct PortalConfig: Sendable {
         self.databasePreparedStatements = databasePreparedStatements
         self.devicePollMaxHeld = devicePollMaxHeld
         self.resources = resources
+        self.mail = mail
     }
 
     /// Reads the settings of docs/OPERATIONS.md; a bad value throws an error naming the variable.
@@ -98,7 +103,8 @@ public struct PortalConfig: Sendable {
             databasePreparedStatements: try database.preparedStatementsOption
                 ?? env.value(Setting.databasePreparedStatements),
             devicePollMaxHeld: try env.value(Setting.devicePollMaxHeld),
-            resources: PortalResources.locate(setting: try env.value(Setting.resources))
+            resources: PortalResources.locate(setting: try env.value(Setting.resources)),
+            mail: try MailConfig.read(env)
         )
         if case .postgres = config.database, config.portalSecret == nil {
             // Every instance must share it, so none may invent its own.

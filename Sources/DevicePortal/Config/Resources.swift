@@ -39,6 +39,8 @@ public struct PortalResources: Sendable, Equatable {
         "Templates/device/denied.leaf", "Templates/settings/devices.leaf", "Templates/organizations/members.leaf",
         "Templates/organizations/roles.leaf", "Templates/organizations/settings.leaf",
         "Templates/organizations/audit.leaf", "Public/css/portal.css", "Public/openapi.json",
+        "Templates/mail/new-device.text.leaf", "Templates/mail/new-device.html.leaf",
+        "Templates/mail/invitation.text.leaf", "Templates/mail/invitation.html.leaf",
     ]
 
     /// The pure decision: the first candidate `holdsResources` accepts. A `PORTAL_RESOURCES`
