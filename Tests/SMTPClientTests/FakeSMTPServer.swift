@@ -1,22 +1,28 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 @testable import SMTPClient
 
 /// An SMTP server on 127.0.0.1 that answers as a test scripts it, and records what it heard.
 /// Replies are keyed by the command's verb (`EHLO`, `MAIL`, `RCPT`, `DATA`, `QUIT`, …, and
 /// `.` for the end of the data); each scripted reply is used once, in order, then the default.
-/// A reply of `nil` is silence.
+/// A reply of `nil` is silence. Lines that are no command (the answers of AUTH LOGIN) get the
+/// replies scripted under `*`. With `tls`, it speaks TLS from the first byte, or after a
+/// `STARTTLS` it answered with 220, with `TestCertificate`'s certificate for `localhost`.
 final class FakeSMTPServer: Sendable {
     struct Script: Sendable {
+        enum TLS: Sendable { case none, implicit, startTLS }
         var greeting: String? = "220 fake.test ESMTP ready"
         var replies: [String: [String?]] = [:]
+        var tls: TLS = .none
     }
 
     static let defaults: [String: String] = [
         "EHLO": "250-fake.test greets you\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250 8BITMIME",
-        "HELO": "250 fake.test", "MAIL": "250 2.1.0 ok", "RCPT": "250 2.1.5 ok", "DATA": "354 go ahead",
+        "HELO": "250 fake.test", "STARTTLS": "220 2.0.0 go ahead", "AUTH": "235 2.7.0 ok", "MAIL": "250 2.1.0 ok",
+        "RCPT": "250 2.1.5 ok", "DATA": "354 go ahead",
         ".": "250 2.0.0 queued", "QUIT": "221 2.0.0 bye", "RSET": "250 ok", "NOOP": "250 ok",
     ]
 
@@ -40,12 +46,16 @@ final class FakeSMTPServer: Sendable {
 
     static func start(_ script: Script = Script()) async throws -> FakeSMTPServer {
         let state = NIOLockedValueBox(State(script: script))
+        let tls = try NIOSSLContext(configuration: TestCertificate.serverConfiguration())
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if script.tls == .implicit {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SMTPLineDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(Connection(server: state))
+                    try channel.pipeline.syncOperations.addHandler(Connection(server: state, tls: tls))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -63,10 +73,12 @@ final class FakeSMTPServer: Sendable {
     private final class Connection: ChannelInboundHandler {
         typealias InboundIn = String
         let server: NIOLockedValueBox<State>
+        let tls: NIOSSLContext
         var data: [String]?
 
-        init(server: NIOLockedValueBox<State>) {
+        init(server: NIOLockedValueBox<State>, tls: NIOSSLContext) {
             self.server = server
+            self.tls = tls
         }
 
         func channelActive(context: ChannelHandlerContext) {
@@ -96,6 +108,10 @@ final class FakeSMTPServer: Sendable {
             if verb == "DATA", answer?.hasPrefix("354") == true { self.data = [] }
             send(answer, context: context)
             if verb == "QUIT" { context.close(promise: nil) }
+            if verb == "STARTTLS", answer?.hasPrefix("220") == true {
+                // The 220 has gone out in clear; everything after it is TLS.
+                try? context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+            }
         }
 
         private func reply(to verb: String) -> String? {
@@ -105,7 +121,13 @@ final class FakeSMTPServer: Sendable {
                     state.script.replies[verb] = scripted
                     return next
                 }
-                return FakeSMTPServer.defaults[verb] ?? "500 5.5.2 unknown command"
+                if let reply = FakeSMTPServer.defaults[verb] { return reply }
+                if var other = state.script.replies["*"], !other.isEmpty {
+                    let next = other.removeFirst()
+                    state.script.replies["*"] = other
+                    return next
+                }
+                return "500 5.5.2 unknown command"
             }
         }
 
