@@ -23,8 +23,8 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     if ["serve", "demo"].contains(app.commandName) {
         app.lifecycle.use(Housekeeping.Schedule(interval: .minutes(10)))
         app.lifecycle.use(DeviceDecisionListener())
-        app.lifecycle.use(GracefulShutdown())
         if config.mail != nil { app.lifecycle.use(OutboxSender()) }
+        app.lifecycle.use(GracefulShutdown())
     }
     app.mailTransport = config.mail.map {
         SMTPClient(server: $0.server, helloName: app.mailHelloName, group: app.eventLoopGroup)

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import SMTPClient
 import Vapor
@@ -11,17 +12,23 @@ struct OutboxSender: LifecycleHandler {
     static let interval: TimeAmount = .seconds(2)
     /// A round stops after this many, so that shutdown never waits long for it.
     static let messagesPerRound = 50
+    /// Set at shutdown: a round then stops after the message it is sending.
+    private let stopping = NIOLockedValueBox(false)
 
     func didBootAsync(_ application: Application) async throws {
         let eventLoop = application.eventLoopGroup.next()
-        let task = eventLoop.scheduleRepeatedAsyncTask(initialDelay: .seconds(1), delay: Self.interval) { _ in
-            eventLoop.makeFutureWithTask { await Self.round(application) }
+        let task = eventLoop.scheduleRepeatedAsyncTask(initialDelay: .seconds(1), delay: Self.interval) {
+            [stopping] _ in
+            eventLoop.makeFutureWithTask {
+                await Self.round(application, until: { stopping.withLockedValue { $0 } })
+            }
         }
         application.storage[TaskKey.self] = task
     }
 
     /// Waits for a round in progress: its message is either marked or left to its lease.
     func shutdownAsync(_ application: Application) async {
+        stopping.withLockedValue { $0 = true }
         guard let task = application.storage[TaskKey.self] else { return }
         let stopped = application.eventLoopGroup.any().makePromise(of: Void.self)
         task.cancel(promise: stopped)
@@ -34,11 +41,15 @@ struct OutboxSender: LifecycleHandler {
 
     /// Sends due messages until none is left or the round's share is done; how many were sent.
     @discardableResult
-    static func round(_ application: Application, at now: @Sendable () -> Date = { Date() }) async -> Int {
+    static func round(
+        _ application: Application,
+        at now: @Sendable () -> Date = { Date() },
+        until stopping: @Sendable () -> Bool = { false }
+    ) async -> Int {
         guard let config = application.config.mail, let transport = application.mailTransport else { return 0 }
         var sent = 0
         do {
-            for _ in 0..<messagesPerRound {
+            for _ in 0..<messagesPerRound where !stopping() {
                 guard let message = try await Outbox.claim(at: now(), on: application.db) else { break }
                 let outcome = await deliver(message, from: config.from, with: transport)
                 let marked = try await Outbox.record(outcome, for: message, at: now(), on: application.db)

@@ -158,6 +158,18 @@ struct OutboxTests {
         }
     }
 
+    @Test("a round told to stop (the server is shutting down) claims nothing more")
+    func stopping() async throws {
+        try await withMail { app, transport in
+            try await Outbox.enqueue(Self.draft(), at: Date(), app: app, on: app.db)
+
+            #expect(await OutboxSender.round(app, until: { true }) == 0)  // MUT
+
+            #expect(transport.attempts == 0)
+            #expect(try await OutboxMessage.query(on: app.db).filter(\.$leaseID != nil).count() == 0)
+        }
+    }
+
     @Test("a 5xx to the greeting or the sign-in is retried: it condemns the configuration, not the message")
     func serverRefusalIsRetried() async throws {
         try await withMail { app, transport in

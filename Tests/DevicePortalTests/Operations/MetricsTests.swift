@@ -238,6 +238,7 @@ struct MetricsTests {
                 "reason": Set(PortalMetrics.RevocationReason.allCases.map(\.rawValue))
                     .union(PortalMetrics.GuardFailure.allCases.map(\.rawValue)),
                 "limit": Set(PortalMetrics.Limit.allCases.map(\.rawValue)),
+                "outcome": Set(PortalMetrics.MailFailure.allCases.map(\.rawValue)),
             ]
             #expect(!scrape.labels.isEmpty)
             for (name, value) in scrape.labels {
