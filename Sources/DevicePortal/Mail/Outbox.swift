@@ -14,6 +14,9 @@ enum Outbox {
     static let longestRetryDelay: TimeInterval = 3_600
     /// With the delays above, about a day of retries before a message is given up.
     static let maximumAttempts = 30
+    /// Sent and given-up messages stay this long (housekeeping deletes them), for questions
+    /// such as "was it sent?".
+    static let retention: TimeInterval = 30 * 86_400
 
     /// Mail rendered and ready to be stored.
     struct Draft {
@@ -48,6 +51,14 @@ enum Outbox {
         let html: String
         let createdAt: Date
         let attempts: Int
+    }
+
+    /// Whether any message is due: a read, so that an idle sender never takes SQLite's write lock.
+    static func hasDue(at now: Date, on db: any Database) async throws -> Bool {
+        try await db.sql.select().column(SQLLiteral.numeric("1"), as: "due").from(OutboxMessage.schema)
+            .where("sent_at", .is, SQLLiteral.null).where("failed_at", .is, SQLLiteral.null)
+            .where("next_attempt_at", .lessThanOrEqual, now)
+            .limit(1).first() != nil
     }
 
     /// The most overdue message that is due, unsent, not given up and not held by a live lease,

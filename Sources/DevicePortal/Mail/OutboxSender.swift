@@ -49,6 +49,7 @@ struct OutboxSender: LifecycleHandler {
         guard let config = application.config.mail, let transport = application.mailTransport else { return 0 }
         var sent = 0
         do {
+            guard try await Outbox.hasDue(at: now(), on: application.db) else { return 0 }
             for _ in 0..<messagesPerRound where !stopping() {
                 guard let message = try await Outbox.claim(at: now(), on: application.db) else { break }
                 let outcome = await deliver(message, from: config.from, with: transport)

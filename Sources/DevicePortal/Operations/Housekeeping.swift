@@ -22,6 +22,8 @@ enum Housekeeping {
         var revokedTokens = 0
         var sessions = 0
         var rateLimitEvents = 0
+        /// Outbox messages sent, or given up, longer ago than `Outbox.retention`.
+        var mailMessages = 0
     }
 
     /// One round; `nil` when another instance holds the round's lock.
@@ -70,6 +72,14 @@ enum Housekeeping {
                 before: now - RateLimiter.longestWindow,
                 on: tx
             )
+            for column in ["sent_at", "failed_at"] {
+                purged.mailMessages += try await delete(
+                    OutboxMessage.schema,
+                    where: column,
+                    before: now - Outbox.retention,
+                    on: tx
+                )
+            }
             return purged
         }
     }

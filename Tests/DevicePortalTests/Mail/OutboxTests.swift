@@ -271,6 +271,25 @@ struct OutboxTests {
         }
     }
 
+    @Test("housekeeping deletes messages sent or given up a month ago, and keeps the rest")
+    func purge() async throws {
+        try await withMail { app, _ in
+            let now = Date()
+            for _ in 0..<4 { try await Outbox.enqueue(Self.draft(), at: now, app: app, on: app.db) }
+            let messages = try await OutboxMessage.query(on: app.db).all()
+            messages[0].sentAt = now - Outbox.retention - 1
+            messages[1].failedAt = now - Outbox.retention - 1
+            messages[2].sentAt = now - Outbox.retention + 60
+            for message in messages { try await message.save(on: app.db) }
+
+            let purged = try await Housekeeping.purge(at: now, on: app.db)  // MUT
+
+            #expect(purged?.mailMessages == 2)
+            let left = try await OutboxMessage.query(on: app.db).all().compactMap(\.id)
+            #expect(Set(left) == Set([messages[2].id, messages[3].id].compactMap { $0 }))
+        }
+    }
+
     @Test("metrics: messages sent, failed by outcome, and queued")
     func metrics() async throws {
         try await withPortal({
