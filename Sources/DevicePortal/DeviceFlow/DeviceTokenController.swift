@@ -217,7 +217,7 @@ enum DeviceTokenController {
             )
             try await NewDeviceNotice.enqueue(
                 to: user,
-                appName: try await OAuthClient.find(clientID, on: tx)?.name ?? "An app",
+                clientID: clientID,
                 deviceName: issued.record.deviceName,
                 organization: organization,
                 ip: try row.decode(column: "requester_ip", as: String?.self),

@@ -18,7 +18,7 @@ enum NewDeviceNotice {
 
     static func enqueue(
         to user: User,
-        appName: String,
+        clientID: UUID,
         deviceName: String?,
         organization: Organization,
         ip: String?,
@@ -27,6 +27,7 @@ enum NewDeviceNotice {
         on db: any Database
     ) async throws {
         guard app.config.mail != nil else { return }
+        let appName = try await OAuthClient.find(clientID, on: db)?.name ?? "An app"
         let context = Context(
             portalName: app.config.portalName,
             userName: user.name,

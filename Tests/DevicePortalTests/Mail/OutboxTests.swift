@@ -71,9 +71,10 @@ struct OutboxTests {
         try await withMail { app, _ in
             let user = try await Fixtures(app: app).user()
             let organization = try await Fixtures(app: app).organization("smith", name: "Smith & <Sons>")
+            let client = try await Fixtures(app: app).client(name: "CLI \"beta\"")
             try await NewDeviceNotice.enqueue(  // MUT
                 to: user,
-                appName: "CLI \"beta\"",
+                clientID: client.requireID(),
                 deviceName: nil,
                 organization: organization,
                 ip: "203.0.113.9",
