@@ -93,6 +93,11 @@ struct OutboxSender: LifecycleHandler {
         }
     }
 
+    /// Servers' answers often repeat the recipient; emails never go to the logs (the row keeps the answer).
+    static func withoutAddresses(_ text: String) -> String {
+        text.replacing(/[^\s<>@"()]+@[^\s<>@"()]+/, with: "(address)")
+    }
+
     private static func report(_ outcome: Outbox.Outcome, of message: Outbox.Claimed, marked: Bool, _ app: Application)
     {
         let id = message.id.uuidString.lowercased()
@@ -102,10 +107,12 @@ struct OutboxSender: LifecycleHandler {
             app.logger.info("outbox: sent \(message.kind) message \(id)")
         case .failed(let error):
             app.metrics.mailFailed(message.attempts + 1 >= Outbox.maximumAttempts ? .gaveUp : .retry)
-            app.logger.warning("outbox: \(message.kind) message \(id), attempt \(message.attempts + 1): \(error)")
+            app.logger.warning(
+                "outbox: \(message.kind) message \(id), attempt \(message.attempts + 1): \(withoutAddresses(error))"
+            )
         case .rejected(let error):
             app.metrics.mailFailed(.rejected)
-            app.logger.error("outbox: \(message.kind) message \(id) refused, not retried: \(error)")
+            app.logger.error("outbox: \(message.kind) message \(id) refused, not retried: \(withoutAddresses(error))")
         }
         if !marked { app.logger.warning("outbox: the lease on message \(id) ran out before its outcome was recorded") }
     }

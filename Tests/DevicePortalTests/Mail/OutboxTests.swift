@@ -171,6 +171,15 @@ struct OutboxTests {
         }
     }
 
+    @Test("an error logged leaves out the addresses a server's answer repeats")
+    func logsHoldNoAddress() {
+        let answer = "permanent failure at RCPT TO: 550 5.1.1 <ada@example.com>: no such user (grace.h@example.org)"
+        #expect(
+            OutboxSender.withoutAddresses(answer)  // MUT
+                == "permanent failure at RCPT TO: 550 5.1.1 <(address)>: no such user ((address))"
+        )
+    }
+
     @Test("a 5xx to the greeting or the sign-in is retried: it condemns the configuration, not the message")
     func serverRefusalIsRetried() async throws {
         try await withMail { app, transport in
