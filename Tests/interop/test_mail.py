@@ -49,22 +49,49 @@ def metric(portal, series: str) -> float:
     return 0.0
 
 
+class MailPortal:
+    """A portal of its own (SQLite) that mails through `mail_server`, which a test may restart."""
+
+    def __init__(self, mail_server):
+        self.workdir = Path(tempfile.mkdtemp(prefix="portal-mail-"))
+        self.port = _free_ports(1)[0]
+        self.env = portal_env(DATABASE_URL=f"sqlite://{self.workdir}/portal.sqlite", DEVICE_POLL_INTERVAL="1",
+                              SMTP_URL=mail_server.url, MAIL_FROM=MAIL_FROM)
+        self.info = dataclasses.replace(_portal_info(self.port), admin_env=self.env)
+        _seed(self.env, self.info)
+        self.starts = 0
+        self.start()
+
+    def start(self):
+        self.starts += 1
+        self.server = Server(self.env, self.port, self.workdir / f"serve-{self.starts}.log")
+        self.server.wait_ready()
+
+    def stop(self):
+        assert self.server.stop() is None, self.server.log_tail()
+
+    def logs(self) -> str:
+        return "".join(path.read_text(errors="replace") for path in sorted(self.workdir.glob("serve-*.log")))
+
+
 @pytest.fixture
 def mail_portal(mail_server):
-    """A portal of its own (SQLite) that mails through `mail_server`."""
-    workdir = Path(tempfile.mkdtemp(prefix="portal-mail-"))
-    port = _free_ports(1)[0]
-    env = portal_env(DATABASE_URL=f"sqlite://{workdir}/portal.sqlite", DEVICE_POLL_INTERVAL="1",
-                     SMTP_URL=mail_server.url, MAIL_FROM=MAIL_FROM)
-    info = dataclasses.replace(_portal_info(port), admin_env=env)
-    _seed(env, info)
-    server = Server(env, port, workdir / "serve.log")
+    portal = MailPortal(mail_server)
     try:
-        server.wait_ready()
-        yield info, server
+        yield portal.info, portal.server
     finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        portal.server.stop()
+        shutil.rmtree(portal.workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def restartable_mail_portal(mail_server):
+    portal = MailPortal(mail_server)
+    try:
+        yield portal
+    finally:
+        portal.server.stop()
+        shutil.rmtree(portal.workdir, ignore_errors=True)
 
 
 def test_the_new_device_notice_arrives_as_text_and_html(mail_portal, mail_server):
@@ -117,6 +144,23 @@ def test_a_stopped_smtp_server_delays_mail_and_loses_none(mail_portal, mail_serv
     assert len({parsed(raw)["Message-ID"] for _, _, raw in received}) == 3
     assert metric(portal, "portal_mail_sent_total") == 3
     assert metric(portal, "portal_mail_queued") == 0
+    assert portal.email not in server.log_tail(100_000), "an email address in the log"
+
+
+def test_mail_queued_before_a_restart_is_sent_after_it(restartable_mail_portal, mail_server):
+    portal = restartable_mail_portal
+    mail_server.stop()
+    sign_in_device(portal.info, "before-restart")
+    portal.stop()  # SIGTERM: a graceful shutdown with the message still in the outbox
+    mail_server.start()
+    assert mail_server.received == []
+
+    portal.start()
+
+    [(_, recipients, raw)] = mail_server.wait_for(1, WITHIN_BACK_OFF, portal.server)
+    assert recipients == [portal.info.email] and device_of(parsed(raw)) == "before-restart"
+    time.sleep(4)
+    assert len(mail_server.received) == 1
 
 
 @pytest.fixture
