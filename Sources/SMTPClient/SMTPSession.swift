@@ -73,9 +73,10 @@ final class SMTPSession: Sendable {
         try await expect(200..<300, during: .message)
     }
 
-    /// QUIT, then the connection closes whatever the answer: the message is already delivered.
+    /// QUIT, then the connection closes whatever the answer: the message is already delivered,
+    /// so its answer is waited for only briefly (the caller marks the message once this returns).
     func quit() async {
-        _ = try? await command("QUIT", expect: 200..<300, during: .message)
+        _ = try? await command("QUIT", expect: 200..<300, during: .message, within: .seconds(2))
         close()
     }
 
@@ -130,12 +131,13 @@ final class SMTPSession: Sendable {
     private func command(
         _ line: String,
         expect codes: Range<Int>,
-        during stage: SMTPError.Stage
+        during stage: SMTPError.Stage,
+        within limit: TimeAmount? = nil
     ) async throws
         -> SMTPReply
     {
         try await write(Array((line + "\r\n").utf8))
-        return try await expect(codes, during: stage)
+        return try await expect(codes, during: stage, within: limit)
     }
 
     private func write(_ bytes: [UInt8]) async throws {
@@ -149,11 +151,15 @@ final class SMTPSession: Sendable {
     /// The next reply, which must be one of `codes`; a 4xx or 5xx outside them is a transient or
     /// permanent failure.
     @discardableResult
-    private func expect(_ codes: Range<Int>, during stage: SMTPError.Stage) async throws -> SMTPReply {
+    private func expect(
+        _ codes: Range<Int>,
+        during stage: SMTPError.Stage,
+        within limit: TimeAmount? = nil
+    ) async throws -> SMTPReply {
         let reply: SMTPReply
         do {
             let loop = channel.eventLoop
-            let limit = client.timeouts.reply
+            let limit = limit.map { min($0, client.timeouts.reply) } ?? client.timeouts.reply
             reply = try await replies.next { [replies, channel] id in
                 loop.scheduleTask(in: limit) {
                     if replies.timeOut(id, with: SMTPError.timedOut(during: stage)) { channel.close(promise: nil) }

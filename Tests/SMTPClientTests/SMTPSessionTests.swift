@@ -115,6 +115,22 @@ struct SMTPSessionTests {
         }
     }
 
+    @Test("a server that never answers QUIT delays nothing: the message was accepted before it")
+    func silentQuit() async throws {
+        let server = try await FakeSMTPServer.start(.init(replies: ["QUIT": [nil]]))
+        defer { Task { await server.stop() } }
+        let started = ContinuousClock.now
+
+        try await client(server, reply: .seconds(30)).send(  // MUT
+            Self.message,
+            from: "portal@example.com",
+            to: ["ada@example.com"]
+        )
+
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(server.messages.count == 1)
+    }
+
     @Test("a line starting with a dot is doubled on the wire; bare LF and CR become CRLF")
     func dotStuffing() async throws {
         let server = try await FakeSMTPServer.start()

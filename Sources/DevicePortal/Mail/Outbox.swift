@@ -8,8 +8,10 @@ import Vapor
 /// instances never send the same one at once (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite has
 /// one writer), and a message whose sender died is taken again once the lease runs out.
 enum Outbox {
-    /// Longer than the longest conversation the SMTP time-outs allow for one message.
-    static let lease: TimeInterval = 10 * 60
+    /// Longer than the longest conversation the SMTP time-outs allow for one message: 10 s to
+    /// connect and 60 s for each of at most 11 replies (greeting, EHLO, STARTTLS, EHLO again, three
+    /// for AUTH LOGIN, MAIL FROM, RCPT TO, DATA, the data), 11 minutes in all, and 2 s for QUIT.
+    static let lease: TimeInterval = 15 * 60
     static let firstRetryDelay: TimeInterval = 5
     static let longestRetryDelay: TimeInterval = 3_600
     /// With the delays above, about a day of retries before a message is given up.
