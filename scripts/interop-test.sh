@@ -4,7 +4,8 @@
 # executable; the multi-instance tests run three `portal serve` on one PostgreSQL database; a
 # hostile-request fuzzer hits every page, form, upload, OAuth and API route on SQLite and on
 # PostgreSQL (test_fuzz_pages.py); the outage test stops and starts the PostgreSQL cluster under
-# load (test_database_outage.py). So run this inside scripts/with-postgres.sh (the PostgreSQL
+# load (test_database_outage.py); a real SMTP server (aiosmtpd) receives the portal's mail, stopped
+# and started again, with one instance on SQLite and two on PostgreSQL (test_mail.py). So run this inside scripts/with-postgres.sh (the PostgreSQL
 # tests fail without a postgres:// DATABASE_URL):
 #   scripts/with-postgres.sh bash scripts/interop-test.sh
 # Extra arguments go to pytest, e.g. the PostgreSQL tests only, through PgBouncer:

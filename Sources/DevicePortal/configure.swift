@@ -1,5 +1,6 @@
 import Fluent
 import Leaf
+import SMTPClient
 import Vapor
 
 /// Sets the application up: configuration, database, views, middleware, commands, routes.
@@ -23,8 +24,12 @@ public func configure(_ app: Application, with config: PortalConfig) throws {
     if ["serve", "demo"].contains(app.commandName) {
         app.lifecycle.use(Housekeeping.Schedule(interval: .minutes(10)))
         app.lifecycle.use(DeviceDecisionListener())
+        if config.mail != nil { app.lifecycle.use(OutboxSender()) }
         app.lifecycle.use(GracefulShutdown())
         app.lifecycle.use(IdentityProviderWarmUp())
+    }
+    app.mailTransport = config.mail.map {
+        SMTPClient(server: $0.server, helloName: app.mailHelloName, group: app.eventLoopGroup)
     }
 
     app.passwords.use(.bcrypt(cost: config.bcryptCost))

@@ -3,7 +3,9 @@ seeded with its admin commands:
 - `portal`: one `portal serve` on a fresh SQLite database, for the whole session;
 - `cluster`: three `portal serve` on one fresh PostgreSQL database (in the cluster DATABASE_URL
   names, as scripts/with-postgres.sh sets it), started at the same moment, for the multi-instance
-  tests.
+  tests;
+- `mail_server`: a real SMTP server (aiosmtpd) in the test process, which a test stops and starts
+  again on the same port, for a portal started with `SMTP_URL` pointing at it.
 Both are stopped at the end. Every server is watched: one that dies fails the test during which it
 died, with its exit code and the end of its log (see `pytest_runtest_makereport`).
 
@@ -26,6 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 
 import pytest
 import requests
+from aiosmtpd.controller import Controller
 
 from portal_helpers import Portal
 
@@ -35,7 +38,10 @@ CONTRACT_VARS = ("DATABASE_URL", "PUBLIC_BASE_URL", "DEVICE_CODE_TTL", "DEVICE_P
                  "TOKEN_TTL", "SESSION_JWT_TTL", "PORTAL_NAME", "PORTAL_SECRET",
                  "TRUSTED_PROXIES", "METRICS_TOKEN", "AUTO_MIGRATE", "DEVICE_CODE_RATE_LIMIT",
                  "LOG_FORMAT", "DATABASE_PREPARED_STATEMENTS", "DATABASE_POOL_SIZE",
-                 "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_NAME", "OIDC_SCOPES", "OIDC_AUTO_CREATE", "PASSWORD_SIGNIN", "EXTERNAL_JWT_ISSUER", "EXTERNAL_JWT_JWKS_URL", "EXTERNAL_JWT_AUDIENCE", "EXTERNAL_JWT_AUTHORIZED_PARTIES", "EXTERNAL_JWT_ORG_CLAIM")
+                 "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_NAME", "OIDC_SCOPES",
+                 "OIDC_AUTO_CREATE", "PASSWORD_SIGNIN", "EXTERNAL_JWT_ISSUER", "EXTERNAL_JWT_JWKS_URL",
+                 "EXTERNAL_JWT_AUDIENCE", "EXTERNAL_JWT_AUTHORIZED_PARTIES", "EXTERNAL_JWT_ORG_CLAIM",
+                 "SMTP_URL", "MAIL_FROM", "PORTAL_RESOURCES")
 # The PostgreSQL that scripts/with-postgres.sh started (or PgBouncer in front of it, from
 # scripts/with-pgbouncer.sh), read before any environment is stripped.
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
@@ -328,6 +334,52 @@ def cluster(postgres_database):
     died = {url: code for url, code in died.items() if code is not None}
     if died:
         pytest.fail(f"portal serve died during the tests (exit codes {died}):\n{logs}")
+
+
+class MailServer:
+    """aiosmtpd on 127.0.0.1: every message it accepts, as (envelope sender, recipients, bytes)."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self._controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 2.0.0 accepted"
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self):
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self):
+        """Nobody listens on the port until `start()`: a portal's connections are refused."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def wait_for(self, count: int, timeout: float, server=None) -> list[tuple[str, list[str], bytes]]:
+        """Waits until `count` messages have arrived (fails after `timeout` seconds with what came)."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            if server is not None and server.process.poll() is not None:
+                pytest.fail(f"portal serve exited with {server.process.returncode}:\n{server.log_tail()}")
+            time.sleep(0.2)
+        assert len(self.received) >= count, (f"{len(self.received)} of {count} messages after {timeout}s"
+                                             + (f"; the portal's log ends:\n{server.log_tail()}" if server else ""))
+        return list(self.received)
+
+
+@pytest.fixture
+def mail_server():
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 def pytest_configure(config):

@@ -1,3 +1,4 @@
+import SMTPClient
 import Vapor
 
 /// Everything the portal reads from its environment, parsed once at start-up. Each setting's
@@ -38,6 +39,8 @@ public struct PortalConfig: Sendable {
     public var passwordSignIn: Bool
     /// The company's session JWTs at the guard; `nil`: none accepted.
     public var externalJWT: ExternalJWTSettings?
+    /// Where mail goes and who sends it (`SMTP_URL`, `MAIL_FROM`); `nil`: nothing is mailed.
+    public var mail: MailConfig?
 
     public init(
         database: DatabaseURL = Setting.database.fallback,
@@ -59,7 +62,8 @@ public struct PortalConfig: Sendable {
         resources: PortalResources? = nil,
         oidc: OIDCSettings? = nil,
         passwordSignIn: Bool = Setting.passwordSignIn.fallback,
-        externalJWT: ExternalJWTSettings? = nil
+        externalJWT: ExternalJWTSettings? = nil,
+        mail: MailConfig? = nil
     ) {
         self.database = database
         self.publicBaseURL = publicBaseURL
@@ -81,6 +85,7 @@ public struct PortalConfig: Sendable {
         self.oidc = oidc
         self.passwordSignIn = passwordSignIn
         self.externalJWT = externalJWT
+        self.mail = mail
     }
 
     /// Reads the settings of docs/OPERATIONS.md; a bad value throws an error naming the variable.
@@ -114,7 +119,8 @@ public struct PortalConfig: Sendable {
             resources: PortalResources.locate(setting: try env.value(Setting.resources)),
             oidc: identity.oidc,
             passwordSignIn: identity.passwordSignIn,
-            externalJWT: identity.externalJWT
+            externalJWT: identity.externalJWT,
+            mail: try MailConfig.read(env)
         )
         if case .postgres = config.database, config.portalSecret == nil {
             // Every instance must share it, so none may invent its own.

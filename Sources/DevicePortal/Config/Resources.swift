@@ -40,6 +40,8 @@ public struct PortalResources: Sendable, Equatable {
         "Templates/organizations/roles.leaf", "Templates/organizations/settings.leaf",
         "Templates/organizations/audit.leaf", "Templates/invitations/show.leaf", "Public/css/portal.css",
         "Public/openapi.json",
+        "Templates/mail/new-device.text.leaf", "Templates/mail/new-device.html.leaf",
+        "Templates/mail/invitation.text.leaf", "Templates/mail/invitation.html.leaf",
     ]
 
     /// The pure decision: the first candidate `holdsResources` accepts. A `PORTAL_RESOURCES`

@@ -1,4 +1,5 @@
 import Foundation
+import SMTPClient
 
 /// One environment variable: its name, its default, how its text is read, and what it must be.
 extension PortalConfig {
@@ -138,6 +139,25 @@ extension PortalConfig {
                 fallback: true,
                 parse: PortalConfig.parseBool,
                 expected: "true, or false behind a transaction pooler such as PgBouncer"
+            )
+        }
+        public static var smtpURL: PortalConfig.Variable<SMTPServer?> {
+            .init(
+                name: "SMTP_URL",
+                fallback: nil,
+                parse: { SMTPServer(url: $0).map(Optional.some) },
+                expected: SMTPServer.urlForms,
+                // A malformed URL may still hold a password, which no log should show.
+                isSecret: true
+            )
+        }
+        public static var mailFrom: PortalConfig.Variable<MailAddress?> {
+            .init(
+                name: "MAIL_FROM",
+                fallback: nil,
+                parse: { (try? MailAddress(parsing: $0)).map(Optional.some) },
+                expected:
+                    "the sender of the portal's mail, portal@example.com or Name <portal@example.com> (needed with SMTP_URL)"
             )
         }
     }

@@ -23,4 +23,5 @@ let portalMigrations: [any Migration] = [
     CreateDirectoryTokens(),
     CreateDirectoryUsers(),
     AddOrganizationSCIMDefaultRole(),
+    CreateOutboxMessages(),
 ]

@@ -106,6 +106,7 @@ enum DeviceTokenController {
                     organizationID: poll.approvedOrganizationID,
                     serverTokenTTL: req.application.config.tokenTTL,
                     at: now,
+                    app: req.application,
                     on: req.db
                 )
             else {
@@ -158,12 +159,14 @@ enum DeviceTokenController {
     /// approver left the organization, or its owners turned device sign-in off): the code is then
     /// denied for good, in a transaction that commits. The organization is locked first, as member
     /// removal locks it, so a removal and an exchange never interleave (and always lock in one order).
+    /// The person is mailed a new-device notice in the same transaction (with `SMTP_URL`).
     static func redeem(
         _ authorizationID: UUID,
         clientID: UUID,
         organizationID: UUID?,
         serverTokenTTL: Int,
         at now: Date,
+        app: Application,
         on db: any Database
     ) async throws -> TokenResponse? {
         try await db.transaction { tx in
@@ -173,7 +176,7 @@ enum DeviceTokenController {
                     .set("status", to: DeviceAuthorization.Status.consumed.rawValue)
                     .where("id", .equal, authorizationID)
                     .where("status", .equal, DeviceAuthorization.Status.approved.rawValue)
-                    .returning("approved_user_id", "device_name")
+                    .returning("approved_user_id", "device_name", "requester_ip")
                     .first()
             else {
                 // Another poll won, or a revocation denied the code after this poll read it.
@@ -210,6 +213,16 @@ enum DeviceTokenController {
                 details: [
                     "token_id": try issued.record.requireID().uuidString, "device_name": issued.record.deviceName ?? "",
                 ],
+                on: tx
+            )
+            try await NewDeviceNotice.enqueue(
+                to: user,
+                clientID: clientID,
+                deviceName: issued.record.deviceName,
+                organization: organization,
+                ip: try row.decode(column: "requester_ip", as: String?.self),
+                at: now,
+                app: app,
                 on: tx
             )
             return TokenResponse(

@@ -50,6 +50,9 @@ enum InvitationPagesController {
 
     /// Creates the invited account (name and password, the usual password rules) and signs it in.
     @Sendable static func createAccount(req: Request) async throws -> Response {
+        guard req.application.config.passwordSignIn else {
+            throw PageError.forbidden("Passwords are turned off here: sign in with your company account to accept.")
+        }
         guard req.signedIn == nil else {
             throw PageError.forbidden("You are signed in already: sign out to create another account.")
         }
@@ -133,7 +136,8 @@ enum InvitationPagesController {
                 signedInAs: isInvitee ? nil : signedIn?.email,
                 isSignedIn: signedIn != nil,
                 signInURL: signIn.string ?? "/login",
-                canCreateAccount: signedIn == nil && !accountExists,
+                // Only where passwords sign people in: otherwise the invitee signs in through the provider.
+                canCreateAccount: signedIn == nil && !accountExists && req.application.config.passwordSignIn,
                 name: name,
                 error: error,
                 csrfToken: signedIn?.csrfToken ?? anonymous?.token ?? ""

@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import Vapor
 
 /// Adding people to an organization by email: an account that exists becomes a member at
 /// once, anyone else gets an invitation. The rules are those of role changes: nobody grants a
@@ -22,9 +23,11 @@ enum Invitations {
     struct Terms: Sendable {
         let email: String
         let roleName: String
-        /// `PUBLIC_BASE_URL`, which the link starts with.
-        let baseURL: String
         let now: Date
+        /// For `PUBLIC_BASE_URL`, which the link starts with, and for the mail.
+        let app: Application
+
+        var baseURL: String { app.publicBaseURL }
     }
 
     /// `POST …/members`: adds an existing account, invites anyone else.
@@ -77,6 +80,18 @@ enum Invitations {
             in: admin.organizationID,
             about: AuditSubject(userID: existing?.id, label: email),
             details: ["role": role.name, "invitation_id": try invitation.requireID().uuidString],
+            on: tx
+        )
+        // Mailed once this transaction commits (nothing happens without SMTP_URL).
+        try await InvitationMail.enqueue(
+            to: email,
+            organizationName: try await requireOrganization(admin.organizationID, on: tx).name,
+            invitedBy: admin.audit.label,
+            role: role.name,
+            url: url,
+            expiresAt: invitation.expiresAt,
+            at: terms.now,
+            app: terms.app,
             on: tx
         )
         return Created(invitation: invitation, url: url)

@@ -53,7 +53,7 @@ enum InvitationsAPIController {
     }
 
     private static func terms(_ body: NewMember, _ req: Request) -> Invitations.Terms {
-        Invitations.Terms(email: body.email, roleName: body.role, baseURL: req.application.publicBaseURL, now: req.now)
+        Invitations.Terms(email: body.email, roleName: body.role, now: req.now, app: req.application)
     }
 
     private static func answer(_ created: Invitations.Created, _ req: Request) async throws -> Response {

@@ -24,6 +24,8 @@ enum Housekeeping {
         var rateLimitEvents = 0
         /// Sign-ins sent to the identity provider that never came back.
         var oidcSignIns = 0
+        /// Outbox messages sent, or given up, longer ago than `Outbox.retention`.
+        var mailMessages = 0
     }
 
     /// One round; `nil` when another instance holds the round's lock.
@@ -73,6 +75,14 @@ enum Housekeeping {
                 on: tx
             )
             purged.oidcSignIns = try await delete(OIDCSignInAttempt.schema, where: "expires_at", before: now, on: tx)
+            for column in ["sent_at", "failed_at"] {
+                purged.mailMessages += try await delete(
+                    OutboxMessage.schema,
+                    where: column,
+                    before: now - Outbox.retention,
+                    on: tx
+                )
+            }
             return purged
         }
     }

@@ -68,6 +68,7 @@ enum MetricsController {
                 .where("expires_at", .greaterThan, now)
                 .first()?.decode(column: "n", as: Int.self) ?? 0
             req.metrics.setStock(activeTokens: activeTokens, pendingDeviceCodes: pendingCodes)
+            req.metrics.setMailQueued(try await Outbox.queuedCount(on: req.db))
         } catch {
             req.logger.warning("metrics: cannot count tokens and codes: \(String(reflecting: error))")
         }

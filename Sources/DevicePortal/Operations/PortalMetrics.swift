@@ -27,6 +27,8 @@ final class PortalMetrics: Sendable {
         for limit in Limit.allCases { rateLimitRefusal(limit, count: 0) }
         tokensIssued(count: 0)
         identitySeriesAtZero()
+        mailSent(count: 0)
+        for failure in MailFailure.allCases { mailFailed(failure, count: 0) }
     }
 
     /// Steps of the device-flow funnel.
@@ -67,6 +69,16 @@ final class PortalMetrics: Sendable {
         case deviceCode = "device_code"
     }
 
+    /// How an attempt to send a message from the outbox failed.
+    enum MailFailure: String, CaseIterable {
+        /// A temporary failure (4xx, no connection, a time-out): tried again after the back-off.
+        case retry
+        /// Refused for good by the server (5xx to the message) or not a valid message.
+        case rejected
+        /// The last retry failed too.
+        case gaveUp = "gave_up"
+    }
+
     func deviceFlow(_ step: DeviceFlowStep, count: Int = 1) {
         increment("portal_device_flow_total", ("step", step.rawValue), by: count)
     }
@@ -85,6 +97,19 @@ final class PortalMetrics: Sendable {
 
     func rateLimitRefusal(_ limit: Limit, count: Int = 1) {
         increment("portal_rate_limit_refusals_total", ("limit", limit.rawValue), by: count)
+    }
+
+    func mailSent(count: Int = 1) {
+        increment("portal_mail_sent_total", by: count)
+    }
+
+    func mailFailed(_ failure: MailFailure, count: Int = 1) {
+        increment("portal_mail_failed_total", ("outcome", failure.rawValue), by: count)
+    }
+
+    /// Messages in the outbox, neither sent nor given up (the whole deployment's), set at scrape time.
+    func setMailQueued(_ count: Int) {
+        Gauge(label: "portal_mail_queued", factory: factory).record(count)
     }
 
     func request(method: HTTPMethod, route: String, status: HTTPStatus, duration: Duration) {

@@ -131,8 +131,8 @@ enum OrganizationPagesController {
         let terms = Invitations.Terms(
             email: form.email ?? "",
             roleName: form.role ?? "",
-            baseURL: req.application.publicBaseURL,
-            now: req.now
+            now: req.now,
+            app: req.application
         )
         switch try await Invitations.addOrInvite(terms, by: admin, on: req.db) {
         case .added: return backTo("members", req)

@@ -171,6 +171,7 @@ struct DeviceTokenEndpointTests {
                                 organizationID: organization.requireID(),
                                 serverTokenTTL: 3_600,
                                 at: Date(),
+                                app: app,
                                 on: app.db
                             )
                             return "token"

@@ -95,6 +95,27 @@ struct InvitationPagesTests {
         }
     }
 
+    @Test("with PASSWORD_SIGNIN=false an invitation offers no password account, and a posted one is refused")
+    func noPasswordAccountsWhenPasswordsAreOff() async throws {
+        try await withPortal({
+            $0.oidc = OIDCSettings(issuer: "https://login.example.com", clientID: "portal")
+            $0.passwordSignIn = false
+        }) { app in
+            let cast = try await OrganizationCast.make(app)
+            let made = try await cast.invitation("new@example.com", as: "member", by: "owner")
+            let browser = Browser(app: app)
+            let page = try await browser.get("/invitations/\(made.secret)")
+            #expect(page.status == .ok)
+            #expect(!page.text.contains(#"name="password""#))
+            let posted = try await browser.post(
+                "/invitations/\(made.secret)",
+                [("name", "Nia"), ("password", Fixtures.password)]
+            )  // MUT
+            #expect(posted.status == .forbidden)
+            #expect(try await User.find(email: "new@example.com", on: app.db) == nil)
+        }
+    }
+
     @Test("two browsers creating the account at once: one succeeds, one membership, one account")
     func concurrentAcceptance() async throws {
         try await withPortal { app in

@@ -240,7 +240,7 @@ struct MetricsTests {
                 "limit": Set(PortalMetrics.Limit.allCases.map(\.rawValue)),
                 "method": Set(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
                     .union(PortalMetrics.SignInMethod.allCases.map(\.rawValue)),
-                "outcome": ["succeeded", "failed"],
+                "outcome": Set(["succeeded", "failed"]).union(PortalMetrics.MailFailure.allCases.map(\.rawValue)),
                 "provider": Set(IdentityProviderLabel.allCases.map(\.rawValue)),
                 "document": Set(PortalMetrics.ProviderDocument.allCases.map(\.rawValue)),
             ]
