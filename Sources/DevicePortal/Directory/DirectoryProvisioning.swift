@@ -209,22 +209,13 @@ enum DirectoryProvisioning {
                 throw SCIMError.mutability("\(user.email) is the organization's last owner: \(error.reason)")
             }
         }
-        try await membership.delete(on: tx)
-        let revoked = try await TokenRevocation.revoke(
-            .all(userID: userID, organizationID: directory.organizationID),
-            reason: .memberRemoved,
-            audit: nil,
-            on: tx
-        ).revokedTokens
-        try await AuditEvent.record(
-            .memberRemoved,
-            by: directory.actor,
+        return try await MemberAdministration.end(
+            membership,
+            of: user,
             in: directory.organizationID,
-            about: AuditSubject(userID: userID, label: user.email),
-            details: ["revoked_tokens": String(revoked)],
+            by: directory.actor,
             on: tx
         )
-        return revoked
     }
 
     // MARK: the account

@@ -6,6 +6,36 @@ import SQLKit
 /// only owners make or unmake owners, an organization always keeps an owner, nobody changes
 /// their own role or hands out permissions they lack, and a removed member's tokens die.
 enum MemberAdministration {
+    /// Ends a membership, in the caller's transaction: the row, the member's tokens in that org
+    /// and their approved codes not yet exchanged (`TokenRevocation`), and the audit event.
+    /// Returns how many tokens died. Removal by an admin and deprovisioning by the directory
+    /// both end here, after their own checks.
+    static func end(
+        _ membership: Membership,
+        of user: User,
+        in organizationID: UUID,
+        by actor: AuditActor,
+        on tx: any Database
+    ) async throws -> Int {
+        let userID = try user.requireID()
+        try await membership.delete(on: tx)
+        let revoked = try await TokenRevocation.revoke(
+            .all(userID: userID, organizationID: organizationID),
+            reason: .memberRemoved,
+            audit: nil,
+            on: tx
+        ).revokedTokens
+        try await AuditEvent.record(
+            .memberRemoved,
+            by: actor,
+            in: organizationID,
+            about: AuditSubject(userID: userID, label: user.email),
+            details: ["revoked_tokens": String(revoked)],
+            on: tx
+        )
+        return revoked
+    }
+
     struct Member: Sendable {
         let user: UserDTO
         let role: String
@@ -105,22 +135,7 @@ enum MemberAdministration {
                 try admin.requireOwner("remove an owner")
                 try await requireAnotherOwner(admin.organizationID, on: tx)
             }
-            try await membership.delete(on: tx)
-            let revoked = try await TokenRevocation.revoke(
-                .all(userID: userID, organizationID: admin.organizationID),
-                reason: .memberRemoved,
-                audit: nil,
-                on: tx
-            ).revokedTokens
-            try await AuditEvent.record(
-                .memberRemoved,
-                by: admin.audit,
-                in: admin.organizationID,
-                about: AuditSubject(userID: userID, label: user.email),
-                details: ["revoked_tokens": String(revoked)],
-                on: tx
-            )
-            return revoked
+            return try await end(membership, of: user, in: admin.organizationID, by: admin.audit, on: tx)
         }
         caller.metrics?.tokensRevoked(revoked, reason: .memberRemoved)
         return revoked
