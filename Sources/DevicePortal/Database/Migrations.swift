@@ -16,4 +16,5 @@ let portalMigrations: [any Migration] = [
     CreateAuditEvents(),
     AddDeviceAuthorizationExpiryCounted(),
     CreateOrganizationLogos(),
+    CreateAPITokenLookupFunction(),
 ]
