@@ -117,28 +117,36 @@ extension HotPathStatement {
     ) async throws -> (
         any SQLRow
     )? {
-        try await postgres.withConnection { connection in
+        guard prepared else { return try await firstUnnamedRow(on: postgres, logger: logger).get() }
+        return try await postgres.withConnection { connection in
             connection.eventLoop.makeFutureWithTask {
                 do {
                     var first: (any SQLRow)?
                     // Every row is read (there is at most one), so that the connection is left clean.
-                    if prepared {
-                        for try await row in try await connection.execute(self, logger: logger) where first == nil {
-                            first = row
-                        }
-                    } else {
-                        let query = PostgresQuery(unsafeSQL: Self.sql, binds: try makeBindings())
-                        for try await row in try await connection.query(query, logger: logger) where first == nil {
-                            first = row.sql()
-                        }
+                    for try await row in try await connection.execute(self, logger: logger) where first == nil {
+                        first = row
                     }
                     return first
                 } catch let error as PSQLError {
-                    if prepared, !Self.isDataError(error) { try? await connection.close() }
+                    if !Self.isDataError(error) { try? await connection.close() }
                     throw error
                 }
             }
         }.get()
+    }
+
+    /// The first row of an unnamed statement, on the connection's event loop with no task of its
+    /// own: PostgresNIO's future interface reads the answer whole (hot statements return one row).
+    package func firstUnnamedRow(on postgres: any PostgresDatabase, logger: Logger) -> EventLoopFuture<(any SQLRow)?> {
+        let query: PostgresQuery
+        do {
+            query = PostgresQuery(unsafeSQL: Self.sql, binds: try makeBindings())
+        } catch {
+            return postgres.eventLoop.makeFailedFuture(error)
+        }
+        return postgres.withConnection { connection in
+            connection.query(query, logger: logger).map { result in result.first?.sql() }
+        }
     }
 
     /// SQLSTATE class 22 (data exception) and 23 (integrity constraint): the request's values,

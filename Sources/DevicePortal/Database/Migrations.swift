@@ -24,4 +24,5 @@ let portalMigrations: [any Migration] = [
     CreateDirectoryUsers(),
     AddOrganizationSCIMDefaultRole(),
     CreateOutboxMessages(),
+    CreateAPITokenLookupFunction(),
 ]

@@ -18,9 +18,7 @@ struct BearerGuard: Middleware {
         } catch {
             return request.eventLoop.makeFailedFuture(error)
         }
-        return request.eventLoop.makeFutureWithTask {
-            try await CredentialCheck.principal(for: credential, request: request, asGuard: true)
-        }.flatMap { principal in
+        return CredentialCheck.principal(for: credential, request: request).flatMap { principal in
             request.setPrincipal(principal)
             return next.respond(to: request)
         }
@@ -69,6 +67,26 @@ enum CredentialCheck {
         } catch {
             throw refused(error, request, counted: asGuard)
         }
+    }
+
+    /// The guard's principal: an API token read on the event loop where the database allows it
+    /// (`APITokenLookup.principalOnEventLoop`), otherwise, or when its use is due, in one task.
+    static func principal(for credential: String, request: Request) -> EventLoopFuture<Principal> {
+        let inTask: @Sendable () -> EventLoopFuture<Principal> = {
+            request.eventLoop.makeFutureWithTask {
+                try await principal(for: credential, request: request, asGuard: true)
+            }
+        }
+        guard OpaqueSecret.isAPITokenShaped(credential),
+            let read = APITokenLookup.principalOnEventLoop(
+                token: credential,
+                at: request.now,
+                on: request.db,
+                hotPath: request.application.hotPath
+            )
+        else { return inTask() }
+        return read.flatMapErrorThrowing { throw refused($0, request, counted: true) }
+            .flatMap { $0.map(request.eventLoop.makeSucceededFuture) ?? inTask() }
     }
 
     /// The guard's principal for an API token read on the SQLite reader, when nothing needs
