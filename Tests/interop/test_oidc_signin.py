@@ -270,14 +270,13 @@ def test_without_auto_create_a_person_with_no_account_is_refused(oidc_provider, 
 
 def test_denying_at_the_provider_shows_the_denial_page(sso_portal, oidc_provider, browser):
     """oidc-provider-mock 0.3.4's Deny redirects with `error=access_denied` but without the
-    `state` it was given (RFC 6749 §4.1.2.1 says it must send it back): the portal cannot tell
-    whose sign-in that answers and refuses it as an unknown one. A provider that keeps to the RFC
-    sends the state back, and then the person sees the denial page."""
+    `state` it was given (RFC 6749 §4.1.2.1 says it must send it back). A refusal signs nobody
+    in whatever its state, so the portal tells it as it is either way: the denial page."""
     portal = sso_portal.info
     stateless = signin_through_provider(portal, None)
-    assert "state=" not in stateless.callback_url, "the mock now sends state back: expect the denial page"
-    assert stateless.landing.status_code == 400, stateless.landing.status_code
-    assert "You are not signed in" in page_text(stateless.landing.text)
+    assert "state=" not in stateless.callback_url, "the mock now sends state back"
+    assert stateless.landing.status_code == 403, stateless.landing.status_code
+    assert "did not allow the sign-in" in page_text(stateless.landing.text)
     assert not signed_in(portal, stateless.web)
 
     # The denial as the RFC has it, answering this browser's own attempt.
@@ -300,12 +299,13 @@ def test_denying_at_the_provider_shows_the_denial_page(sso_portal, oidc_provider
     assert browser.find_element(By.TAG_NAME, "h1").text == "You are not signed in"
     assert "did not allow the sign-in" in browser.find_element(By.TAG_NAME, "body").text
     assert not browser.find_elements(By.CSS_SELECTOR, "form[action='/logout']")
-    # The provider's own Deny button in Chromium: refused, nobody signed in.
+    # The provider's own Deny button in Chromium: the denial page, nobody signed in.
     browser.get(portal.url("/login"))
     browser.find_element(By.ID, "provider-signin").click()
     through_provider_form(browser, oidc_provider, None)
     WebDriverWait(browser, 20).until(on_portal(portal, "/login/oidc/callback"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "You are not signed in"
+    assert "did not allow the sign-in" in browser.find_element(By.TAG_NAME, "body").text
     assert not browser.find_elements(By.CSS_SELECTOR, "form[action='/logout']")
 
 
@@ -340,7 +340,7 @@ def test_a_replayed_or_foreign_callback_is_refused(sso_portal, oidc_provider):
                              range(2)))
     assert sorted(resp.status_code for resp in both) == [303, 400], [resp.status_code for resp in both]
     # A made-up state, and no state at all.
-    for query in ("?state=made-up&code=x", "?code=x", "?error=access_denied"):
+    for query in ("?state=made-up&code=x", "?code=x"):
         resp = requests.get(portal.url("/login/oidc/callback" + query), allow_redirects=False, timeout=15)
         assert resp.status_code == 400, (query, resp.status_code)
     assert sso_portal.alive()
