@@ -33,6 +33,8 @@ enum OrganizationPagesController {
             let role: String
             let url: String
             let expires: ShownDate
+            /// Whether the portal mails it too (`SMTP_URL`).
+            let mailed: Bool
         }
 
         let slug: String
@@ -193,7 +195,8 @@ enum OrganizationPagesController {
                         email: $0.invitation.email,
                         role: $0.invitation.role.name,
                         url: $0.url,
-                        expires: ShownDate($0.invitation.expiresAt, now: req.now)
+                        expires: ShownDate($0.invitation.expiresAt, now: req.now),
+                        mailed: req.application.config.mail != nil
                     )
                 },
                 canManage: canManage,

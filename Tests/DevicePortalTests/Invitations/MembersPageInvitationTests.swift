@@ -42,6 +42,22 @@ struct MembersPageInvitationTests {
         }
     }
 
+    @Test("with mail on, the page says the invitation is on its way by email, and the mail is queued")
+    func mailedInvitation() async throws {
+        try await withPortal({ $0.mailOn() }) { app in
+            let (_, browser) = try await signedIn("admin", app)
+            let made = try await browser.post("/orgs/acme/members", [("email", "nia@example.com"), ("role", "viewer")])  // MUT
+            #expect(made.status == .ok)
+            #expect(made.text.contains("It is on its way to nia@example.com by email"))
+            #expect(try await OutboxMessage.query(on: app.db).filter(\.$recipient == "nia@example.com").count() == 1)
+        }
+        try await withPortal { app in
+            let (_, browser) = try await signedIn("admin", app)
+            let made = try await browser.post("/orgs/acme/members", [("email", "nia@example.com"), ("role", "viewer")])
+            #expect(made.text.contains("Send this link to nia@example.com"))
+        }
+    }
+
     @Test("an existing account is added at once from the form; a member already there is a 409 page")
     func addExisting() async throws {
         try await withPortal { app in
