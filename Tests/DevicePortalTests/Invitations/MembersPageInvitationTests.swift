@@ -46,7 +46,8 @@ struct MembersPageInvitationTests {
     func mailedInvitation() async throws {
         try await withPortal({ $0.mailOn() }) { app in
             let (_, browser) = try await signedIn("admin", app)
-            let made = try await browser.post("/orgs/acme/members", [("email", "nia@example.com"), ("role", "viewer")])  // MUT
+            // MUT
+            let made = try await browser.post("/orgs/acme/members", [("email", "nia@example.com"), ("role", "viewer")])
             #expect(made.status == .ok)
             #expect(made.text.contains("It is on its way to nia@example.com by email"))
             #expect(try await OutboxMessage.query(on: app.db).filter(\.$recipient == "nia@example.com").count() == 1)
