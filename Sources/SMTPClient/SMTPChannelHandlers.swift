@@ -15,7 +15,7 @@ struct SMTPLineDecoder: ByteToMessageDecoder {
             return .needMoreData
         }
         let length = newline - buffer.readerIndex
-        var line = buffer.readSlice(length: length)!
+        guard var line = buffer.readSlice(length: length) else { return .needMoreData }  // never: the LF is in it
         buffer.moveReaderIndex(forwardBy: 1)
         if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
         context.fireChannelRead(wrapInboundOut(String(buffer: line)))
