@@ -34,16 +34,15 @@ enum InvitationMail {
             url: url,
             expiresAt: MailTemplate.readableDate(expiresAt)
         )
-        let bodies = try await MailTemplate.render("invitation", context, app: app)
-        let draft = Outbox.Draft(
-            kind: .invitation,
-            recipient: email,
-            subject: MailTemplate.subject(
-                "\(invitedBy) invites you to \(organizationName) on \(app.config.portalName)"
-            ),
-            text: bodies.text,
-            html: bodies.html
+        try await Outbox.enqueue(
+            .invitation,
+            to: email,
+            subject: "\(invitedBy) invites you to \(organizationName) on \(app.config.portalName)",
+            template: "invitation",
+            context: context,
+            at: now,
+            app: app,
+            on: db
         )
-        try await Outbox.enqueue(draft, at: now, app: app, on: db)
     }
 }

@@ -19,11 +19,7 @@ enum MailTemplate {
 
     /// A date as a person reads it, in UTC: "Tuesday 1 December 2026, 20:55 UTC".
     static func readableDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEEE d MMMM yyyy, HH:mm 'UTC'"
-        return formatter.string(from: date)
+        ShownDate.utcText(date, format: "EEEE d MMMM yyyy, HH:mm 'UTC'")
     }
 
     /// A subject line of one line: controls a name may carry become spaces.

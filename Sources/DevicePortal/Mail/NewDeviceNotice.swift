@@ -38,14 +38,15 @@ enum NewDeviceNotice {
             time: MailTemplate.readableDate(now),
             devicesURL: app.publicBaseURL + "/settings/devices"
         )
-        let bodies = try await MailTemplate.render("new-device", context, app: app)
-        let draft = Outbox.Draft(
-            kind: .newDevice,
-            recipient: user.email,
-            subject: MailTemplate.subject("New sign-in: \(appName) on \(context.deviceName)"),
-            text: bodies.text,
-            html: bodies.html
+        try await Outbox.enqueue(
+            .newDevice,
+            to: user.email,
+            subject: "New sign-in: \(appName) on \(context.deviceName)",
+            template: "new-device",
+            context: context,
+            at: now,
+            app: app,
+            on: db
         )
-        try await Outbox.enqueue(draft, at: now, app: app, on: db)
     }
 }

@@ -29,6 +29,30 @@ enum Outbox {
         let html: String
     }
 
+    /// Renders `Templates/mail/<template>.*.leaf` with `context` and stores the message on `db`
+    /// (the action's transaction). Without `SMTP_URL`, renders and stores nothing.
+    static func enqueue(
+        _ kind: OutboxMessage.Kind,
+        to recipient: String,
+        subject: String,
+        template: String,
+        context: some Encodable & Sendable,
+        at now: Date,
+        app: Application,
+        on db: any Database
+    ) async throws {
+        guard app.config.mail != nil else { return }
+        let bodies = try await MailTemplate.render(template, context, app: app)
+        let draft = Draft(
+            kind: kind,
+            recipient: recipient,
+            subject: MailTemplate.subject(subject),
+            text: bodies.text,
+            html: bodies.html
+        )
+        try await enqueue(draft, at: now, app: app, on: db)
+    }
+
     /// Stores `draft` on `db` (the action's transaction). Without `SMTP_URL`, stores nothing.
     static func enqueue(_ draft: Draft, at now: Date, app: Application, on db: any Database) async throws {
         guard app.config.mail != nil else { return }

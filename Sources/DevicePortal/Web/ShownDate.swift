@@ -40,11 +40,16 @@ struct ShownDate: Encodable, Sendable, Equatable {
     }
 
     private static func dateText(_ moment: Date) -> String {
-        // A formatter per call: DateFormatter is not Sendable, and a page shows a few dates.
+        utcText(moment, format: "d MMM yyyy, HH:mm 'UTC'")
+    }
+
+    /// A moment in UTC in a `DateFormatter` pattern; pages and mail both write dates with it.
+    static func utcText(_ moment: Date, format: String) -> String {
+        // A formatter per call: DateFormatter is not Sendable, and a page or a mail shows a few dates.
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "d MMM yyyy, HH:mm 'UTC'"
+        formatter.dateFormat = format
         return formatter.string(from: moment)
     }
 }
