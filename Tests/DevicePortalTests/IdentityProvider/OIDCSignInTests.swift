@@ -273,6 +273,18 @@ struct OIDCSignInTests {
         }
     }
 
+    @Test("sign-ins started from one address are limited like password attempts: 429 with Retry-After")
+    func startsAreRateLimited() async throws {
+        try await withProvider { app, _ in
+            let limit = try #require(RateLimiter.signInPerIPRules.first).limit
+            for _ in 0..<limit { #expect(try await Browser(app: app).get("/login/oidc").status == .seeOther) }
+            let refused = try await Browser(app: app).get("/login/oidc")  // MUT
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.headers.first(name: "Retry-After") != nil)
+            #expect(try await OIDCSignInAttempt.query(on: app.db).count() == limit)
+        }
+    }
+
     @Test("with PASSWORD_SIGNIN=false a password signs nobody in")
     func passwordsOff() async throws {
         try await withProvider(passwords: false) { app, _ in
