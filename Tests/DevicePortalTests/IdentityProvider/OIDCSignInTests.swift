@@ -273,6 +273,21 @@ struct OIDCSignInTests {
         }
     }
 
+    @Test("the state and the browser cookie are stored only as hashes; the cookie is HttpOnly")
+    func stateStoredAsHash() async throws {
+        try await withProvider { app, _ in
+            let browser = Browser(app: app)
+            let start = try await browser.get("/login/oidc")  // MUT
+            let location = try #require(start.headers.first(name: .location))
+            let state = try #require(URLComponents(string: location)?.queryItems?.first { $0.name == "state" }?.value)
+            let cookie = try #require(browser.cookies[OIDCSignInController.cookieName(https: false)])
+            let row = try #require(try await OIDCSignInAttempt.query(on: app.db).first())
+            #expect(row.stateHash == OpaqueSecret.hash(state) && row.stateHash != state)
+            #expect(row.browserHash == OpaqueSecret.hash(cookie) && row.browserHash != cookie)
+            #expect(start.headers.setCookie?[OIDCSignInController.cookieName(https: false)]?.isHTTPOnly == true)
+        }
+    }
+
     @Test("sign-ins started from one address are limited like password attempts: 429 with Retry-After")
     func startsAreRateLimited() async throws {
         try await withProvider { app, _ in
