@@ -11,6 +11,9 @@ enum Housekeeping {
     static let deviceCodeRetention: TimeInterval = 24 * 3600
     /// Expired or revoked tokens stay this long, so people still see them under their devices.
     static let tokenRetention: TimeInterval = 30 * 86_400
+    /// Invitations (accepted, withdrawn or never used) stay this long past expiry, so that a late
+    /// click still reads "expired" rather than "not found".
+    static let invitationRetention: TimeInterval = 30 * 86_400
     static let lockKey: Int64 = 0x4465_7650_7572_6765  // "DevPurge"
 
     struct Purged: Equatable {
@@ -26,6 +29,7 @@ enum Housekeeping {
         var oidcSignIns = 0
         /// Outbox messages sent, or given up, longer ago than `Outbox.retention`.
         var mailMessages = 0
+        var invitations = 0
     }
 
     /// One round; `nil` when another instance holds the round's lock.
@@ -75,6 +79,12 @@ enum Housekeeping {
                 on: tx
             )
             purged.oidcSignIns = try await delete(OIDCSignInAttempt.schema, where: "expires_at", before: now, on: tx)
+            purged.invitations = try await delete(
+                Invitation.schema,
+                where: "expires_at",
+                before: now - invitationRetention,
+                on: tx
+            )
             for column in ["sent_at", "failed_at"] {
                 purged.mailMessages += try await delete(
                     OutboxMessage.schema,

@@ -53,4 +53,30 @@ struct HousekeepingTests {
             #expect(try await Housekeeping.purge(at: now, on: app.db) == Housekeeping.Purged())
         }
     }
+
+    @Test("purges invitations a month past expiry, whatever became of them; younger ones stay")
+    func purgesOldInvitations() async throws {
+        try await withPortal { app in
+            let cast = try await OrganizationCast.make(app)
+            let old = try await cast.invitation("old@example.com")
+            let recent = try await cast.invitation("recent@example.com")
+            let withdrawn = try await cast.invitation("withdrawn@example.com")
+            let now = Date()
+            for (id, expiry) in [(old.invitation.id, -31 * 86_400.0), (recent.invitation.id, -29 * 86_400.0)] {
+                let row = try #require(try await Invitation.find(id, on: app.db))
+                row.expiresAt = now.addingTimeInterval(expiry)
+                try await row.save(on: app.db)
+            }
+            let gone = try #require(try await Invitation.find(withdrawn.invitation.id, on: app.db))
+            gone.withdrawnAt = now.addingTimeInterval(-40 * 86_400)
+            gone.expiresAt = now.addingTimeInterval(-33 * 86_400)
+            try await gone.save(on: app.db)
+
+            let purged = try await Housekeeping.purge(at: now, on: app.db)  // MUT
+            #expect(purged?.invitations == 2)
+            let left = try await cast.invitationRows().map(\.email)
+            #expect(left == ["recent@example.com"])
+            #expect(try await Housekeeping.purge(at: now, on: app.db) == Housekeeping.Purged())
+        }
+    }
 }
