@@ -156,8 +156,13 @@ enum MemberAdministration {
 
     /// Only an owner grants the owner role, and nobody grants permissions they lack.
     static func requireMayGrant(_ role: Role, _ admin: Administrator) throws {
-        if role.name == BuiltInRole.owner.rawValue { try admin.requireOwner("make someone an owner") }
-        try admin.requireHolding(role.permissions)
+        try requireMayGrant(named: role.name, permissions: role.permissions, admin)
+    }
+
+    /// Only owners make owners, and nobody hands out a permission they lack.
+    static func requireMayGrant(named name: String, permissions: Set<Permission>, _ admin: Administrator) throws {
+        if name == BuiltInRole.owner.rawValue { try admin.requireOwner("make someone an owner") }
+        try admin.requireHolding(permissions)
     }
 
     private static func requireMember(

@@ -13,6 +13,10 @@ enum OrganizationPagesController {
             let activeTokens: Int
             /// "1 token", "2 tokens".
             let tokens: String
+            /// The role form's choices: the member's role and those this person may hand out;
+            /// empty when they may not change it (their own, or an owner's unless they are one).
+            let roleChoices: [String]
+            let canChangeRole: Bool
             let isSelf: Bool
         }
 
@@ -41,7 +45,6 @@ enum OrganizationPagesController {
         let name: String
         let members: [Row]
         let memberCount: String
-        let roles: [String]
         /// The roles this person may hand out: the add-or-invite form's choices.
         let grantableRoles: [String]
         let invitations: [InvitationRow]
@@ -157,6 +160,7 @@ enum OrganizationPagesController {
         let members = try await MemberAdministration.members(of: admin.organizationID, on: req.db)
         let roles = try await RoleAdministration.roles(of: admin.organizationID, on: req.db)
         let canManage = admin.permissions.contains(.membersManage)
+        let grantable = canManage ? roles.filter { mayGrant($0, admin) }.map(\.name) : []
         let invitations = try await Invitations.pending(in: admin.organizationID, at: req.now, on: req.db)
         return try await req.renderPage(
             "organizations/members",
@@ -165,19 +169,21 @@ enum OrganizationPagesController {
                 slug: organization.slug,
                 name: organization.name,
                 members: members.map {
-                    .init(
+                    let choices = roleChoices(for: $0.user.id, holding: $0.role, admin, roles, grantable)
+                    return .init(
                         id: $0.user.id,
                         email: $0.user.email,
                         name: $0.user.name,
                         role: $0.role,
                         activeTokens: $0.activeTokens,
                         tokens: Wording.count($0.activeTokens, "token"),
+                        roleChoices: choices,
+                        canChangeRole: !choices.isEmpty,
                         isSelf: $0.user.id == admin.userID
                     )
                 },
                 memberCount: Wording.count(members.count, "member"),
-                roles: roles.map(\.name),
-                grantableRoles: canManage ? try await grantable(roles.map(\.name), admin, req.db) : [],
+                grantableRoles: grantable,
                 invitations: try invitations.map { invitation in
                     .init(
                         id: try invitation.requireID(),
@@ -206,23 +212,27 @@ enum OrganizationPagesController {
         )
     }
 
-    /// The roles of `names` (in that order) that `admin` may hand out.
-    private static func grantable(
-        _ names: [String],
-        _ admin: Administrator,
-        _ db: any Database
-    ) async throws -> [String] {
-        var granted: [String] = []
-        for name in names {
-            if let role = try await Role.find(named: name, in: admin.organizationID, on: db), mayGrant(role, admin) {
-                granted.append(name)
-            }
-        }
-        return granted
+    private static func mayGrant(_ role: RoleAdministration.Summary, _ admin: Administrator) -> Bool {
+        (try? MemberAdministration.requireMayGrant(named: role.name, permissions: Set(role.permissions), admin)) != nil
     }
 
     private static func mayGrant(_ role: Role, _ admin: Administrator) -> Bool {
         (try? MemberAdministration.requireMayGrant(role, admin)) != nil
+    }
+
+    /// What the member's role form offers, in the roles' order: nothing for oneself or, unless one
+    /// is an owner, for an owner (the server refuses both); else their role and the grantable ones.
+    private static func roleChoices(
+        for userID: UUID,
+        holding current: String,
+        _ admin: Administrator,
+        _ roles: [RoleAdministration.Summary],
+        _ grantable: [String]
+    ) -> [String] {
+        guard !grantable.isEmpty, userID != admin.userID,
+            current != BuiltInRole.owner.rawValue || admin.isOwner
+        else { return [] }
+        return roles.map(\.name).filter { $0 == current || grantable.contains($0) }
     }
 
     @Sendable static func setRole(req: Request) async throws -> Response {

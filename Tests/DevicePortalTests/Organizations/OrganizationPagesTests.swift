@@ -61,6 +61,31 @@ struct OrganizationPagesTests {
         }
     }
 
+    @Test("a member's role form offers only what the signed-in person may grant, and none for an owner unless one")
+    func roleChoices() async throws {
+        try await withPortal { app in
+            let (cast, admin) = try await signedIn("admin", app)
+            let page = try await admin.get("/orgs/acme/members").text  // MUT
+            #expect(Self.roleChoices(of: cast.id("viewer"), in: page) == ["admin", "member", "viewer"])
+            #expect(Self.roleChoices(of: cast.id("owner"), in: page) == nil)
+            #expect(Self.roleChoices(of: cast.id("admin"), in: page) == nil)
+            #expect(page.contains("/members/\(cast.id("owner"))/remove"))
+
+            let owner = Browser(app: app)
+            #expect(try await owner.signIn("owner@acme.example").status == .seeOther)
+            let ownersPage = try await owner.get("/orgs/acme/members").text
+            #expect(Self.roleChoices(of: cast.id("viewer"), in: ownersPage) == ["owner", "admin", "member", "viewer"])
+        }
+    }
+
+    /// The options of the role form of member `id`; `nil` when the page has no such form.
+    private static func roleChoices(of id: String, in page: String) -> [String]? {
+        guard let start = page.range(of: #"<select id="role-\#(id)" name="role">"#),
+            let end = page[start.upperBound...].range(of: "</select>")
+        else { return nil }
+        return page[start.upperBound..<end.lowerBound].matches(of: /<option value="([^"]+)"/).map { String($0.1) }
+    }
+
     @Test("roles can be created and edited with checkboxes; policy is saved by owners")
     func rolesAndPolicy() async throws {
         try await withPortal { app in
