@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import _free_ports
+from conftest import ROOT, _free_ports
 from portal_helpers import approve_by_hand, poll_for_token, request_device_code
 
 IDENTITY = ("X-Portal-User-Id", "X-Portal-User-Email", "X-Portal-Org-Id", "X-Portal-Org-Slug", "X-Portal-Role",
@@ -49,7 +49,7 @@ http {{
         location / {{
             set $portal_permission "";
             auth_request /_portal_verify;
-            include {dir}/identity.conf;
+            include {identity};
             proxy_pass http://127.0.0.1:{upstream};
         }}
 
@@ -57,18 +57,24 @@ http {{
         location /sql/ {{
             set $portal_permission "?permission=sql:run";
             auth_request /_portal_verify;
-            include {dir}/identity.conf;
+            include {identity};
             proxy_pass http://127.0.0.1:{upstream};
         }}
     }}
 }}
 """
 
-# Each identity header the upstream sees is the portal's answer: proxy_set_header replaces a
-# header of that name that the client sent, and sets it empty (so drops it) when there is none.
-IDENTITY_CONF = "".join(
-    f"auth_request_set $portal_{name[9:].lower().replace('-', '_')} $upstream_http_{name.lower().replace('-', '_')};\n"
-    f"proxy_set_header {name} $portal_{name[9:].lower().replace('-', '_')};\n" for name in IDENTITY)
+# Each identity header the upstream sees is the portal's answer: the file the documentation shows.
+IDENTITY_CONF = ROOT / "deploy/nginx/portal-identity.conf"
+
+
+def test_the_identity_file_is_the_documented_one_and_replaces_every_identity_header():
+    """The file the tests include is the block docs/FORWARD-AUTH.md shows, and it sets each of the
+    portal's identity headers (so a client's own copy of any of them is replaced)."""
+    conf = IDENTITY_CONF.read_text()
+    assert f"```nginx\n{conf}```" in (ROOT / "docs/FORWARD-AUTH.md").read_text()
+    set_headers = [line.split()[1] for line in conf.splitlines() if line.startswith("proxy_set_header ")]
+    assert sorted(set_headers) == sorted(IDENTITY)
 
 
 class Upstream(ThreadingHTTPServer):
@@ -104,9 +110,8 @@ def proxy(portal):
     upstream = Upstream(upstream_port)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     workdir = Path(tempfile.mkdtemp(prefix="portal-nginx-"))
-    (workdir / "identity.conf").write_text(IDENTITY_CONF)
     (workdir / "nginx.conf").write_text(NGINX_CONF.format(dir=workdir, port=port, upstream=upstream_port,
-                                                          portal=portal.base_url))
+                                                          portal=portal.base_url, identity=IDENTITY_CONF))
     started = subprocess.run([nginx, "-c", str(workdir / "nginx.conf"), "-p", str(workdir)],
                              capture_output=True, text=True, timeout=30)
     assert started.returncode == 0, f"nginx did not start:\n{started.stderr}"

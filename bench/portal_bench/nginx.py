@@ -22,9 +22,6 @@ from .processes import spawn, stop
 
 NGINX = Path("/usr/sbin/nginx")
 
-IDENTITY = ("X-Portal-User-Id", "X-Portal-User-Email", "X-Portal-Org-Id", "X-Portal-Org-Slug",
-            "X-Portal-Role", "X-Portal-Permissions", "X-Portal-Credential")
-
 # One worker: the two cores are shared with the portal and wrk already.
 CONF = """
 worker_processes 1;
@@ -63,7 +60,7 @@ http {{
         # client sent and the identity headers of the portal's answer.
         location / {{
             auth_request /_portal_verify;
-            include {dir}/identity.conf;
+            include {identity};
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_pass http://portal;
@@ -72,11 +69,8 @@ http {{
 }}
 """
 
-# proxy_set_header replaces a header of that name the client sent, as the documentation's
-# portal-identity.conf does.
-IDENTITY_CONF = "".join(
-    f"auth_request_set $portal_{name[9:].lower().replace('-', '_')} $upstream_http_{name.lower().replace('-', '_')};\n"
-    f"proxy_set_header {name} $portal_{name[9:].lower().replace('-', '_')};\n" for name in IDENTITY)
+# The identity headers as docs/FORWARD-AUTH.md copies them (the file the interop tests include).
+IDENTITY_CONF = Path(__file__).resolve().parents[2] / "deploy/nginx/portal-identity.conf"
 
 
 def available() -> bool:
@@ -89,9 +83,9 @@ def in_front_of(portal_base_url: str, workdir: Path, authorization: str):
     request through it with `authorization` answered 200."""
     folder = Path(tempfile.mkdtemp(prefix="nginx.", dir=workdir))
     port = free_port()
-    (folder / "identity.conf").write_text(IDENTITY_CONF)
     conf = folder / "nginx.conf"
-    conf.write_text(CONF.format(dir=folder, port=port, portal=portal_base_url.removeprefix("http://")))
+    conf.write_text(CONF.format(dir=folder, port=port, portal=portal_base_url.removeprefix("http://"),
+                                identity=IDENTITY_CONF))
     with open(folder / "stderr.log", "ab") as log:
         process = spawn([str(NGINX), "-c", str(conf), "-p", str(folder)],
                         stdout=subprocess.DEVNULL, stderr=log)
