@@ -128,9 +128,19 @@ extension PortalConfig {
         }
         var externalJWT: ExternalJWTSettings?
         if let issuer = try env.value(Setting.externalJWTIssuer) {
+            let jwksURL = try env.value(Setting.externalJWTJWKSURL)
+            // Without a key-set URL the keys are found from the issuer, which must then be a URL
+            // the portal may fetch: keys over plain http could be anyone's.
+            guard jwksURL != nil || PortalConfig.parseProviderURL(issuer) != nil else {
+                throw ConfigurationError(
+                    variable: Setting.externalJWTIssuer.name,
+                    value: issuer,
+                    expected: "an https URL (http only for localhost), or any issuer with EXTERNAL_JWT_JWKS_URL set"
+                )
+            }
             externalJWT = ExternalJWTSettings(
                 issuer: issuer,
-                jwksURL: try env.value(Setting.externalJWTJWKSURL),
+                jwksURL: jwksURL,
                 audience: try env.value(Setting.externalJWTAudience),
                 authorizedParties: try env.value(Setting.externalJWTAuthorizedParties),
                 organizationClaim: try env.value(Setting.externalJWTOrganizationClaim)

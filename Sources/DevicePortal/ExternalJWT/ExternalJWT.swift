@@ -65,11 +65,12 @@ enum ExternalJWT {
         } catch let failure as ProviderJWT.Failure {
             throw Failure(failure)
         }
-        guard let subject = claims.string("sub"), let expiresAt = claims.date("exp") else {
-            throw Failure(.malformed)
-        }
-        guard let externalID = claims.text(at: issuer.settings.organizationClaim), !externalID.isEmpty,
-            externalID.utf8.count <= Organization.maxExternalIDBytes
+        // `ProviderJWT` required both; what is in them is the issuer's, checked like any input.
+        guard let subject = claims.string("sub"), LinkedIdentity.isValid(subject: subject),
+            let expiresAt = claims.date("exp")
+        else { throw Failure(.malformed) }
+        guard let externalID = claims.text(at: issuer.settings.organizationClaim),
+            Organization.isValidExternalID(externalID)
         else { throw Failure.noOrganizationClaim }
         let lookup = Statement(issuer: issuer.settings.issuer, subject: subject, organizationExternalID: externalID)
         let row = try await lookup.firstRow(on: request.db, hotPath: request.application.hotPath)

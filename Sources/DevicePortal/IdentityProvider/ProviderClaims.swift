@@ -73,11 +73,14 @@ struct ProviderClaims: JWTPayload {
         }
     }
 
-    /// A NumericDate: seconds since 1970.
+    /// A NumericDate: seconds since 1970, up to the end of year 9999 (beyond, a date is no use,
+    /// and whole seconds of it would not fit an `Int` where answers print it).
     func date(_ name: String) -> Date? {
-        if case .number(let seconds) = values[name], seconds.isFinite { return Date(timeIntervalSince1970: seconds) }
-        return nil
+        guard case .number(let seconds) = values[name], (0...Self.latestDate).contains(seconds) else { return nil }
+        return Date(timeIntervalSince1970: seconds)
     }
+
+    private static let latestDate: Double = 253_402_300_799
 
     /// `email_verified` is a boolean; some providers send the string "true".
     func flag(_ name: String) -> Bool {

@@ -67,6 +67,17 @@ struct IdentityConfigTests {
         )
     }
 
+    @Test("an issuer the keys would be found from must be https (http only on this machine)")
+    func externalIssuerWithoutKeySetURL() {
+        #expect(refusal(["EXTERNAL_JWT_ISSUER": "http://idp.corp"]) == "EXTERNAL_JWT_ISSUER")  // MUT
+        #expect(refusal(["EXTERNAL_JWT_ISSUER": "acme-sso"]) == "EXTERNAL_JWT_ISSUER")
+        #expect(refusal(["EXTERNAL_JWT_ISSUER": "https://idp.corp"]) == nil)
+        #expect(refusal(["EXTERNAL_JWT_ISSUER": "http://127.0.0.1:9000"]) == nil)
+        #expect(
+            refusal(["EXTERNAL_JWT_ISSUER": "acme-sso", "EXTERNAL_JWT_JWKS_URL": "https://idp.corp/keys"]) == nil
+        )
+    }
+
     @Test("EXTERNAL_JWT_* with a dotted org claim and a list of parties")
     func externalJWT() throws {
         let settings = try #require(
@@ -80,6 +91,6 @@ struct IdentityConfigTests {
         #expect(settings.audience == "app")
         #expect(settings.authorizedParties == ["https://a.example.com", "https://b.example.com"])
         #expect(settings.organizationClaim == ["o", "id"])
-        #expect(try load(["EXTERNAL_JWT_ISSUER": "x"]).externalJWT?.organizationClaim == ["org_id"])
+        #expect(try load(["EXTERNAL_JWT_ISSUER": "https://x.example"]).externalJWT?.organizationClaim == ["org_id"])
     }
 }

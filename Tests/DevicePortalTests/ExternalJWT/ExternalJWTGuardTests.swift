@@ -130,7 +130,8 @@ struct ExternalJWTGuardTests {
         ("an unknown org", "unknown_org"), ("an unlinked sub", "unknown_subject"),
         ("an unknown kid", "unknown_key"), ("a broken signature", "signature"), ("alg none", "algorithm"),
         ("HS256 keyed with the public key", "algorithm"), ("ES384 in the header of an ES256 key", "algorithm"),
-        ("a crit header", "algorithm"), ("no exp", "malformed"),
+        ("a crit header", "algorithm"), ("no exp", "malformed"), ("an exp past the year 9999", "malformed"),
+        ("a NUL in sub", "malformed"), ("a NUL in the org claim", "no_org_claim"),
     ]
 
     @Test("each bad JWT is 401 invalid_token with WWW-Authenticate, counted by its reason", arguments: forgeries)
@@ -181,6 +182,11 @@ struct ExternalJWTGuardTests {
                     with: ["alg": "ES256", "kid": provider.currentKey.kid, "crit": ["exp"]]
                 )
             case "no exp": token = try await provider.sign(Self.claims(at: now) { $0["exp"] = nil })
+            case "an exp past the year 9999":
+                token = try await provider.sign(Self.claims(at: now) { $0["exp"] = .number(1e300) })
+            case "a NUL in sub": token = try await provider.sign(Self.claims(subject: "sub-ada\u{0}", at: now))
+            case "a NUL in the org claim":
+                token = try await provider.sign(Self.claims(organization: .string("org_acme\u{0}"), at: now))
             default: Issue.record("unknown forgery \(name)"); return
             }
             let response = try await me(app, token)
