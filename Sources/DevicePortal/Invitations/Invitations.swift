@@ -171,12 +171,37 @@ enum Invitations {
         on tx: any Database
     ) async throws {
         try MemberAdministration.requireMayGrant(invitation.role, admin)
+        try await close(invitation, reason: reason, by: admin.audit, in: admin.organizationID, at: now, on: tx)
+    }
+
+    /// When someone stops being a member (removed, or deprovisioned by the directory), the
+    /// invitations still open to their email go too: a link must not bring them back.
+    static func withdrawOpen(
+        to email: String,
+        in organizationID: UUID,
+        by actor: AuditActor,
+        at now: Date,
+        on tx: any Database
+    ) async throws {
+        for invitation in try await open(in: organizationID, on: tx).filter(\.$email == email).with(\.$role).all() {
+            try await close(invitation, reason: "member_removed", by: actor, in: organizationID, at: now, on: tx)
+        }
+    }
+
+    private static func close(
+        _ invitation: Invitation,
+        reason: String,
+        by actor: AuditActor,
+        in organizationID: UUID,
+        at now: Date,
+        on tx: any Database
+    ) async throws {
         invitation.withdrawnAt = now
         try await invitation.update(on: tx)
         try await AuditEvent.record(
             .invitationWithdrawn,
-            by: admin.audit,
-            in: admin.organizationID,
+            by: actor,
+            in: organizationID,
             about: AuditSubject(userID: nil, label: invitation.email),
             details: [
                 "role": invitation.role.name, "invitation_id": try invitation.requireID().uuidString, "reason": reason,

@@ -7,7 +7,8 @@ import SQLKit
 /// their own role or hands out permissions they lack, and a removed member's tokens die.
 enum MemberAdministration {
     /// Ends a membership, in the caller's transaction: the row, the member's tokens in that org
-    /// and their approved codes not yet exchanged (`TokenRevocation`), and the audit event.
+    /// and their approved codes not yet exchanged (`TokenRevocation`), the invitations still open
+    /// to their email (a link must not bring them back), and the audit event.
     /// Returns how many tokens died. Removal by an admin and deprovisioning by the directory
     /// both end here, after their own checks.
     static func end(
@@ -19,6 +20,7 @@ enum MemberAdministration {
     ) async throws -> Int {
         let userID = try user.requireID()
         try await membership.delete(on: tx)
+        try await Invitations.withdrawOpen(to: user.email, in: organizationID, by: actor, at: Date(), on: tx)
         let revoked = try await TokenRevocation.revoke(
             .all(userID: userID, organizationID: organizationID),
             reason: .memberRemoved,

@@ -183,6 +183,32 @@ struct InvitationPagesTests {
         }
     }
 
+    @Test("removing a member withdraws the invitations still open to them: the link cannot bring them back")
+    func removalWithdrawsOpenInvitations() async throws {
+        try await withPortal { app in
+            let cast = try await OrganizationCast.make(app)
+            let grace = try await Fixtures(app: app).user("grace@example.com", name: "Grace")
+            let invited = try await cast.invitation("grace@example.com", as: "admin")
+            // Made a member another way meanwhile (the directory, or `portal add-member`).
+            try await Fixtures(app: app).member(grace, of: cast.acme, as: "viewer")
+            let removed = try await cast.call(.DELETE, "/api/orgs/acme/members/\(grace.requireID())", as: "admin")
+            #expect(removed.status == .ok)  // MUT
+            let row = try #require(try await Invitation.find(invited.invitation.id, on: app.db))
+            #expect(row.withdrawnAt != nil)
+            let withdrawn = try await cast.auditEvents(.invitationWithdrawn)
+            #expect(withdrawn.count == 1 && withdrawn.first?.details.contains(#""reason":"member_removed""#) == true)
+
+            let browser = Browser(app: app)
+            #expect(try await browser.signIn("grace@example.com").status == .seeOther)
+            let page = try await browser.get("/invitations/\(invited.secret)")
+            #expect(page.status == .gone)
+            #expect(
+                try await Membership.find(userID: grace.requireID(), organizationID: cast.acme.requireID(), on: app.db)
+                    == nil
+            )
+        }
+    }
+
     @Test("expired, withdrawn or unknown links: 410 or 404 pages, and nothing changes")
     func deadLinks() async throws {
         try await withPortal { app in
