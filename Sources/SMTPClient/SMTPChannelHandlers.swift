@@ -15,6 +15,9 @@ struct SMTPLineDecoder: ByteToMessageDecoder {
             return .needMoreData
         }
         let length = newline - buffer.readerIndex
+        guard length <= Self.maximumLineLength else {
+            throw SMTPError.unexpectedReply("a line of more than \(Self.maximumLineLength) bytes", during: .message)
+        }
         guard var line = buffer.readSlice(length: length) else { return .needMoreData }  // never: the LF is in it
         buffer.moveReaderIndex(forwardBy: 1)
         if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
@@ -38,10 +41,17 @@ final class SMTPReplies: Sendable {
 
     private let state = NIOLockedValueBox(State())
 
+    /// Without pipelining the server speaks only when spoken to, so at most one reply (the
+    /// greeting) may arrive before anyone waits; a second is a server, or someone on the path,
+    /// saying what nobody asked, and ends the conversation.
     func deliver(_ reply: SMTPReply) {
         let waiter = state.withLockedValue { state in
             guard let waiter = state.waiter else {
-                state.replies.append(reply)
+                if state.replies.isEmpty {
+                    state.replies.append(reply)
+                } else if state.failure == nil {
+                    state.failure = SMTPError.unexpectedReply("a reply nobody asked for: \(reply)", during: .message)
+                }
                 return nil as CheckedContinuation<SMTPReply, any Error>?
             }
             state.waiter = nil
@@ -60,6 +70,10 @@ final class SMTPReplies: Sendable {
         }
         waiter?.resume(throwing: error)
     }
+
+    /// Whether a reply is waiting to be read: before STARTTLS, one that came in the clear after
+    /// the server's "go ahead", which must never pass for an answer over TLS.
+    var hasUnread: Bool { state.withLockedValue { !$0.replies.isEmpty || $0.failure != nil } }
 
     /// The next reply; `startTimer` is handed the id to pass to `timeOut(_:with:)` when time is up.
     func next(startTimer: @Sendable (Int) -> Scheduled<Void>) async throws -> SMTPReply {

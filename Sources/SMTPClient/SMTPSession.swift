@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -69,7 +70,7 @@ final class SMTPSession: Sendable {
             try await command("RCPT TO:<\(recipient)>", expect: 200..<300, during: .recipient)
         }
         try await command("DATA", expect: 300..<400, during: .data)
-        try await write(SMTPData.encode(message))
+        try await write(SMTPData.encode(message), during: .message)
         try await expect(200..<300, during: .message)
     }
 
@@ -104,7 +105,12 @@ final class SMTPSession: Sendable {
     private func startTLS() async throws {
         let context = try NIOSSLContext(configuration: client.tlsConfiguration)
         let hostname = Self.sniName(client.server.host)
-        try await channel.eventLoop.submit { [channel] in
+        try await channel.eventLoop.submit { [channel, replies] in
+            // On the event loop, so every byte read so far has been decoded: anything after the
+            // "go ahead" came in the clear, and must never pass for an answer over TLS.
+            guard !replies.hasUnread else {
+                throw SMTPError.unexpectedReply("more than the answer to STARTTLS, in the clear", during: .startTLS)
+            }
             try channel.pipeline.syncOperations.addHandler(
                 NIOSSLClientHandler(context: context, serverHostname: hostname),
                 position: .first
@@ -136,14 +142,25 @@ final class SMTPSession: Sendable {
     ) async throws
         -> SMTPReply
     {
-        try await write(Array((line + "\r\n").utf8))
+        try await write(Array((line + "\r\n").utf8), during: stage)
         return try await expect(codes, during: stage, within: limit)
     }
 
-    private func write(_ bytes: [UInt8]) async throws {
+    /// A write waits on the server too (a TLS handshake it stalls, a window it keeps full), so it
+    /// has the same time limit as a reply: past it the connection is closed, which ends the write.
+    private func write(_ bytes: [UInt8], during stage: SMTPError.Stage) async throws {
+        let timedOut = NIOLockedValueBox(false)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: written)
+        let deadline = channel.eventLoop.scheduleTask(in: client.timeouts.reply) { [channel] in
+            timedOut.withLockedValue { $0 = true }
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
         do {
-            try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
+            try await written.futureResult.get()
         } catch {
+            if timedOut.withLockedValue({ $0 }) { throw SMTPError.timedOut(during: stage) }
             throw SMTPError.connectionFailed(String(describing: error))
         }
     }

@@ -10,7 +10,8 @@ import NIOSSL
 /// `.` for the end of the data); each scripted reply is used once, in order, then the default.
 /// A reply of `nil` is silence. Lines that are no command (the answers of AUTH LOGIN) get the
 /// replies scripted under `*`. With `tls`, it speaks TLS from the first byte, or after a
-/// `STARTTLS` it answered with 220, with `TestCertificate`'s certificate for `localhost`.
+/// `STARTTLS` it answered with 220, with `TestCertificate`'s certificate for `localhost`; without,
+/// a 220 to STARTTLS is followed by no handshake at all.
 final class FakeSMTPServer: Sendable {
     struct Script: Sendable {
         enum TLS: Sendable { case none, implicit, startTLS }
@@ -108,7 +109,9 @@ final class FakeSMTPServer: Sendable {
             if verb == "DATA", answer?.hasPrefix("354") == true { self.data = [] }
             send(answer, context: context)
             if verb == "QUIT" { context.close(promise: nil) }
-            if verb == "STARTTLS", answer?.hasPrefix("220") == true {
+            if verb == "STARTTLS", answer?.hasPrefix("220") == true,
+                server.withLockedValue({ $0.script.tls == .startTLS })
+            {
                 // The 220 has gone out in clear; everything after it is TLS.
                 try? context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
             }

@@ -46,6 +46,45 @@ struct SMTPTLSTests {
         #expect(server.messages == ["Subject: hi\r\n\r\nHello."])
     }
 
+    @Test("replies sent in the clear after STARTTLS's 220 are never read as answers over TLS")
+    func injectedAfterStartTLS() async throws {
+        let server = try await FakeSMTPServer.start(
+            .init(
+                replies: ["EHLO": [Self.tlsEHLO], "STARTTLS": ["220 2.0.0 go ahead\r\n250 AUTH PLAIN"]],
+                tls: .startTLS
+            )
+        )
+        defer { Task { await server.stop() } }
+
+        await #expect(
+            throws: SMTPError.unexpectedReply("more than the answer to STARTTLS, in the clear", during: .startTLS)
+        ) {
+            try await client(server, .startTLS).send(Self.message, from: "portal@example.com", to: ["ada@example.com"])  // MUT
+        }
+        #expect(server.commands == ["EHLO localhost", "STARTTLS"])
+    }
+
+    @Test("a server that answers STARTTLS and never shakes hands times out; nothing more is sent")
+    func stalledHandshake() async throws {
+        let silence: [String?] = Array(repeating: nil, count: 50)
+        let server = try await FakeSMTPServer.start(.init(replies: ["EHLO": [Self.tlsEHLO], "*": silence]))
+        defer { Task { await server.stop() } }
+        let started = ContinuousClock.now
+        let quick = SMTPClient(
+            server: SMTPServer(host: "localhost", port: server.port, security: .startTLS),
+            timeouts: .init(connect: .seconds(2), reply: .seconds(1)),
+            tlsConfiguration: try TestCertificate.clientConfiguration()
+        )
+
+        await #expect(throws: SMTPError.timedOut(during: .hello)) {
+            try await quick.send(Self.message, from: "portal@example.com", to: ["ada@example.com"])  // MUT
+        }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .seconds(1) && waited < .seconds(5))
+        #expect(server.commands.prefix(2) == ["EHLO localhost", "STARTTLS"])
+        #expect(!server.commands.contains { $0.hasPrefix("AUTH") || $0.hasPrefix("MAIL") })
+    }
+
     @Test("smtps: TLS from the first byte; AUTH LOGIN when the server offers only that")
     func implicitTLSWithLogin() async throws {
         let server = try await FakeSMTPServer.start(
