@@ -59,7 +59,8 @@ struct SMTPTLSTests {
         await #expect(
             throws: SMTPError.unexpectedReply("more than the answer to STARTTLS, in the clear", during: .startTLS)
         ) {
-            try await client(server, .startTLS).send(Self.message, from: "portal@example.com", to: ["ada@example.com"])  // MUT
+            // MUT
+            try await client(server, .startTLS).send(Self.message, from: "portal@example.com", to: ["ada@example.com"])
         }
         #expect(server.commands == ["EHLO localhost", "STARTTLS"])
     }
