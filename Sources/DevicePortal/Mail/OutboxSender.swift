@@ -14,29 +14,19 @@ struct OutboxSender: LifecycleHandler {
     static let messagesPerRound = 50
     /// Set at shutdown: a round then stops after the message it is sending.
     private let stopping = NIOLockedValueBox(false)
+    private let rounds = PeriodicRounds()
 
     func didBootAsync(_ application: Application) async throws {
-        let eventLoop = application.eventLoopGroup.next()
-        let task = eventLoop.scheduleRepeatedAsyncTask(initialDelay: .seconds(1), delay: Self.interval) {
-            [stopping] _ in
-            eventLoop.makeFutureWithTask {
-                await Self.round(application, until: { stopping.withLockedValue { $0 } })
-            }
+        rounds.start(on: application.eventLoopGroup.next(), after: .seconds(1), every: Self.interval) {
+            [stopping] in
+            await Self.round(application, until: { stopping.withLockedValue { $0 } })
         }
-        application.storage[TaskKey.self] = task
     }
 
     /// Waits for a round in progress: its message is either marked or left to its lease.
     func shutdownAsync(_ application: Application) async {
         stopping.withLockedValue { $0 = true }
-        guard let task = application.storage[TaskKey.self] else { return }
-        let stopped = application.eventLoopGroup.any().makePromise(of: Void.self)
-        task.cancel(promise: stopped)
-        try? await stopped.futureResult.get()
-    }
-
-    private struct TaskKey: StorageKey {
-        typealias Value = RepeatedTask
+        await rounds.stop(on: application.eventLoopGroup.any())
     }
 
     /// Sends due messages until none is left or the round's share is done; how many were sent.

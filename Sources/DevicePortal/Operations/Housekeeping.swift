@@ -123,25 +123,21 @@ enum Housekeeping {
     /// Runs a round every `interval` while the server runs (and once shortly after start).
     struct Schedule: LifecycleHandler {
         let interval: TimeAmount
+        private let rounds = PeriodicRounds()
+
+        init(interval: TimeAmount) {
+            self.interval = interval
+        }
 
         func didBootAsync(_ application: Application) async throws {
-            let eventLoop = application.eventLoopGroup.next()
-            let task = eventLoop.scheduleRepeatedAsyncTask(initialDelay: .seconds(30), delay: interval) { _ in
-                eventLoop.makeFutureWithTask { await round(application) }
+            rounds.start(on: application.eventLoopGroup.next(), after: .seconds(30), every: interval) {
+                await round(application)
             }
-            application.storage[TaskKey.self] = task
         }
 
         /// Waits for a round in progress, which still needs the database.
         func shutdownAsync(_ application: Application) async {
-            guard let task = application.storage[TaskKey.self] else { return }
-            let stopped = application.eventLoopGroup.any().makePromise(of: Void.self)
-            task.cancel(promise: stopped)
-            try? await stopped.futureResult.get()
-        }
-
-        private struct TaskKey: StorageKey {
-            typealias Value = RepeatedTask
+            await rounds.stop(on: application.eventLoopGroup.any())
         }
     }
 }
