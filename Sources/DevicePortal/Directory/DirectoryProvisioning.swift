@@ -176,12 +176,10 @@ enum DirectoryProvisioning {
     private static func activate(_ user: User, in directory: Directory, on tx: any Database) async throws {
         let organization = try await Organization.find(directory.organizationID, on: tx)
         let wanted = organization?.scimDefaultRole ?? BuiltInRole.member.rawValue
-        // A custom default role deleted since falls back to member, never to nothing.
-        var role = try await Role.find(named: wanted, in: directory.organizationID, on: tx)
-        if role == nil {
-            role = try await Role.find(named: BuiltInRole.member.rawValue, in: directory.organizationID, on: tx)
+        // Renames follow it and deleting it is refused, so it exists; never guess a wider one.
+        guard let role = try await Role.find(named: wanted, in: directory.organizationID, on: tx) else {
+            throw SCIMError.invalidValue("The organization's role for new members, \(wanted), does not exist.")
         }
-        guard let role else { throw SCIMError.invalidValue("The organization has no role for new members.") }
         let userID = try user.requireID()
         try await Membership(userID: userID, organizationID: directory.organizationID, roleID: try role.requireID())
             .create(on: tx)

@@ -86,6 +86,9 @@ enum RoleAdministration {
             role.name = newName ?? role.name
             if let granted { role.storedPermissions = Permission.encode(granted) }
             try await role.update(on: tx)
+            // The directory's default role is named: it follows a rename (an owner chose it).
+            try await tx.sql.update(Organization.schema).set("scim_default_role", to: role.name)
+                .where("id", .equal, admin.organizationID).where("scim_default_role", .equal, name).run()
             try await AuditEvent.record(
                 .roleUpdated,
                 by: admin.audit,
@@ -105,6 +108,11 @@ enum RoleAdministration {
             guard holders == 0 else {
                 throw AdminError.conflict(
                     "\(Wording.count(holders, "member")) still \(holders == 1 ? "holds" : "hold") the role \(name): give them another role first."
+                )
+            }
+            guard try await Organization.find(admin.organizationID, on: tx)?.scimDefaultRole != name else {
+                throw AdminError.conflict(
+                    "The directory gives new members the role \(name): choose another default role in the settings first."
                 )
             }
             try await role.delete(on: tx)

@@ -77,6 +77,27 @@ struct DirectoryTokenTests {
         }
     }
 
+    @Test("a custom default role follows its rename, and cannot be deleted while it is the default")
+    func defaultRoleFollowsRenames() async throws {
+        try await withPortal { app in
+            let cast = try await OrganizationCast.make(app)
+            let roles = "/api/orgs/acme/roles"
+            let analyst = #"{"name": "analyst", "permissions": ["queries:read"]}"#
+            #expect(try await cast.call(.POST, roles, as: "owner", json: analyst).status == .created)
+            let settings = #"{"device_signin": true, "token_ttl": null, "scim_default_role": "analyst"}"#
+            #expect(try await cast.call(.PUT, "/api/orgs/acme/settings", as: "owner", json: settings).status == .ok)
+
+            let renamed = try await cast.call(.PUT, "\(roles)/analyst", as: "admin", json: #"{"name": "reader"}"#)
+            #expect(renamed.status == .ok)  // MUT
+            let now = try await cast.call(.GET, "/api/orgs/acme/settings", as: "owner")
+            #expect(try now.decoded(as: OrganizationSettings.Settings.self).scimDefaultRole == "reader")
+
+            let deleted = try await cast.call(.DELETE, "\(roles)/reader", as: "owner")
+            #expect(deleted.status == .conflict)
+            #expect(try await Role.find(named: "reader", in: cast.acme.requireID(), on: app.db) != nil)
+        }
+    }
+
     @Test("scim_default_role: in the settings, owners set it to a role other than owner")
     func defaultRole() async throws {
         try await withPortal { app in
