@@ -129,7 +129,7 @@ enum SCIMPatch {
             if case .array(let array)? = new { added = array.compactMap(\.objectValue) } else { added = [] }
             if op == .replace { elements = [] }
             if added.contains(where: { $0["primary"]?.boolValue == true }) {
-                for index in elements.indices { elements[index]["primary"] = nil }
+                clearPrimary(in: &elements, except: [])
             }
             elements += added
         case (_, true, nil):
@@ -137,6 +137,7 @@ enum SCIMPatch {
                 let object = try value.flatMap({ try SCIMUserDocument.conform($0, to: attribute, element: true) })?
                     .objectValue
             else { throw SCIMError.invalidValue("The value for \(attribute.name)[…] must be an object.") }
+            if object["primary"]?.boolValue == true { clearPrimary(in: &elements, except: selected) }
             if selected.isEmpty {
                 guard op == .add else { throw SCIMError.noTarget("No value of \(attribute.name) matches the filter.") }
                 elements.append(filterFields(path).merging(object) { $1 })
@@ -147,6 +148,7 @@ enum SCIMPatch {
             }
         case (_, let filtered, let sub?):
             let conformed = try value.flatMap { try SCIMUserDocument.conform($0, to: sub) }
+            if sub.name == "primary", conformed?.boolValue == true { clearPrimary(in: &elements, except: selected) }
             if selected.isEmpty {
                 guard op == .add || !filtered else {
                     throw SCIMError.noTarget("No value of \(attribute.name) matches the filter.")
@@ -160,6 +162,11 @@ enum SCIMPatch {
         }
         elements.removeAll(where: \.isEmpty)
         attributes[attribute.name] = elements.isEmpty ? nil : .array(elements.map(SCIMValue.object))
+    }
+
+    /// A value made primary takes the flag from the others (RFC 7644 §3.5.2), whichever path set it.
+    private static func clearPrimary(in elements: inout [[String: SCIMValue]], except kept: [Int]) {
+        for index in elements.indices where !kept.contains(index) { elements[index]["primary"] = nil }
     }
 
     /// The sub-attributes a filter pins (`type eq "work"`), for a value it makes.

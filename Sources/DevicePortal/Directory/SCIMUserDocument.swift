@@ -79,6 +79,10 @@ struct SCIMUserDocument: Equatable, Sendable {
             throw SCIMError.invalidValue("userName must be an email address: it is how the member signs in.")
         }
         if case .array(let emails) = attributes["emails"] {
+            // Also after PATCH adds, which each stay under the limit but add up.
+            guard emails.count <= Self.maxEmails else {
+                throw SCIMError.invalidValue("emails holds at most \(Self.maxEmails) values.")
+            }
             guard emails.allSatisfy({ $0.objectValue?["value"] != nil }) else {
                 throw SCIMError.invalidValue("Every email needs a value.")
             }

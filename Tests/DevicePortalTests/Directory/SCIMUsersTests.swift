@@ -273,6 +273,33 @@ struct SCIMUsersTests {
         }
     }
 
+    @Test("PATCH: a value made primary through a filter takes the flag from the others; adds never pass 10 emails")
+    func patchPrimaryAndEmailLimit() async throws {
+        try await withPortal { app in
+            let (_, acme, _) = try await Fixtures(app: app).standardCast(role: "owner")
+            let directory = try await DirectoryClient.of(acme, app)
+            let grace = try await directory.create("grace@example.com").scimUser()
+            _ = try await directory.patch(
+                grace.id,
+                #"{"op": "add", "path": "emails", "value": [{"value": "home@example.com", "type": "home"}]}"#
+            ).scimUser()
+
+            let moved = try await directory.patch(
+                grace.id,
+                #"{"op": "replace", "path": "emails[type eq \"home\"].primary", "value": true}"#
+            )
+            #expect(moved.status == .ok)  // MUT
+            let emails = try moved.scimUser().emails ?? []
+            #expect(emails.filter { $0.primary == true }.map(\.value) == ["home@example.com"])
+
+            let nine = (1...9).map { #"{"value": "extra\#($0)@example.com"}"# }.joined(separator: ", ")
+            _ = try await directory.patch(grace.id, #"{"op": "add", "path": "emails", "value": [\#(nine)]}"#)
+                .scimError(.badRequest, "invalidValue")
+            let kept = try await directory.call(.GET, "/Users/\(grace.id)").scimUser()
+            #expect(kept.emails?.count == 2)
+        }
+    }
+
     @Test("DELETE removes the membership and the User (204, then 404); the account stays")
     func delete() async throws {
         try await withPortal { app in
