@@ -223,10 +223,13 @@ enum InvitationLink {
     static func path(_ secret: String) -> String { "/invitations/" + secret }
 
     /// The request path as logs may show it: the secret of an invitation link is a credential.
+    /// Segments are read as the router reads them (empty ones dropped), so `//invitations//S`,
+    /// which reaches the page too, is redacted as well.
     static func redacted(_ path: String) -> String {
-        guard path.hasPrefix("/invitations/") else { return path }
-        let rest = path.dropFirst("/invitations/".count).split(separator: "/", omittingEmptySubsequences: false)
-        return (["/invitations/[secret]"] + rest.dropFirst().map(String.init)).joined(separator: "/")
+        var segments = path.split(separator: "/").map(String.init)
+        guard segments.count >= 2, segments[0] == "invitations" else { return path }
+        segments[1] = "[secret]"
+        return "/" + segments.joined(separator: "/")
     }
 
     /// A secret this portal could have made: 43 characters of base64url. Anything else is

@@ -297,6 +297,9 @@ struct InvitationsAPITests {
         #expect(InvitationLink.redacted("/invitations/\(secret)") == "/invitations/[secret]")  // MUT
         #expect(InvitationLink.redacted("/invitations/\(secret)/accept") == "/invitations/[secret]/accept")
         #expect(InvitationLink.redacted("/orgs/acme/invitations/x/withdraw") == "/orgs/acme/invitations/x/withdraw")
+        for path in ["//invitations/\(secret)", "/invitations//\(secret)", "/invitations/\(secret)/"] {
+            #expect(!InvitationLink.redacted(path).contains(secret), "\(path)")
+        }
         #expect(InvitationLink.isWellFormed(secret) && !InvitationLink.isWellFormed(secret + "A"))
     }
 }
