@@ -26,6 +26,7 @@ enum AccountLinking {
                     .filter(\.$issuer == provider.issuer)
                     .count()
                 guard links == 0 else { throw SignInFailure.linkedElsewhere(existing) }
+                try await takeOver(existing, on: tx)
                 user = existing
             } else {
                 guard provider.autoCreate else { throw SignInFailure.noAccount(email) }
@@ -37,6 +38,18 @@ enum AccountLinking {
                 .create(on: tx)
             return user
         }
+    }
+
+    /// The provider now vouches for the person behind this email; whoever set the account up may
+    /// not have been them (an invitation's link is shown to the inviter too, who could have made
+    /// the account and its password). So its password, its browsers' sessions and its devices'
+    /// tokens end here, once: from now on it is the provider's person's alone.
+    private static func takeOver(_ account: User, on tx: any Database) async throws {
+        let userID = try account.requireID()
+        account.passwordHash = ""
+        try await account.update(on: tx)
+        try await WebSession.query(on: tx).filter(\.$user.$id == userID).delete()
+        try await TokenRevocation.revoke(.all(userID: userID, organizationID: nil), reason: .user, audit: nil, on: tx)
     }
 
     /// `name`, else given and family names, else the email's local part; printable and at most 100 characters.

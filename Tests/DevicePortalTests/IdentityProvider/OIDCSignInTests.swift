@@ -103,6 +103,29 @@ struct OIDCSignInTests {
         }
     }
 
+    @Test(
+        "linking takes the account over: its password, other browsers and earlier tokens end (the inviter may have made them)"
+    )
+    func linkingTakesTheAccountOver() async throws {
+        try await withProvider { app, provider in
+            let fixtures = Fixtures(app: app)
+            let (ada, acme, client) = try await fixtures.standardCast()
+            let token = try await fixtures.token(for: ada, in: acme, client: client)
+            let earlier = Browser(app: app)
+            #expect(try await earlier.signIn().status == .seeOther)
+            #expect(try await earlier.get("/settings/devices").status == .ok)
+
+            let (_, linked) = try await signIn(Browser(app: app), provider)  // MUT
+            #expect(linked.status == .seeOther)
+
+            #expect(try await DesktopApp(app: app).me(token).status == .unauthorized)
+            #expect(try await earlier.get("/settings/devices").status != .ok)
+            let again = try await Browser(app: app).signIn()
+            #expect(again.status != .seeOther)
+            #expect(try await User.find(ada.requireID(), on: app.db)?.passwordHash == "")
+        }
+    }
+
     @Test("a state used twice, or brought by another browser, or too old, signs nobody in")
     func stateIsSingleUseAndBound() async throws {
         try await withProvider { app, provider in
