@@ -207,6 +207,46 @@ class BlackHole:
         self.listener.close()
 
 
+class EndlessAnswer:
+    """A provider whose every answer is `200` and a body that never ends: it counts the bytes the
+    portal took from it, which a client with no cap on an answer's size keeps reading."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.sent = 0
+        self._stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.listener.settimeout(0.2)
+        while not self._stopped.is_set():
+            try:
+                connection = self.listener.accept()[0]
+            except OSError:
+                continue
+            threading.Thread(target=self._pour, args=(connection,), daemon=True).start()
+
+    def _pour(self, connection: socket.socket):
+        chunk = b"[" * 65536
+        try:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            while not self._stopped.is_set():
+                connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.sent += len(chunk)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def stop(self):
+        self._stopped.set()
+        self.listener.close()
+
+
 @dataclasses.dataclass
 class OwnPortal:
     """A `portal serve` of a test's own, with the seed of conftest (Ada owns `analytical`, the

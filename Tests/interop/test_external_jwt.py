@@ -40,7 +40,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey
 
 from conftest import _free_port
-from identity_fixtures import (BlackHole, KeySetServer, jwks_server, oidc_settings, provider_id_token, provider_mock,
+from identity_fixtures import (BlackHole, EndlessAnswer, KeySetServer, jwks_server, oidc_settings, provider_id_token, provider_mock,
                                signin_through_provider, start_portal)
 from portal_helpers import approve_by_hand, csrf_of, get_me, poll_for_token, request_device_code, sign_in
 
@@ -480,6 +480,23 @@ def test_a_jwks_that_never_answers_costs_external_jwts_bounded_time_and_api_toke
     finally:
         own.stop()
         hole.stop()
+
+
+def test_a_jwks_answer_that_never_ends_is_cut_off_at_its_size_limit():
+    """The keys' answer is read up to 512 KiB, not until the 5-second deadline (nor 4 GiB)."""
+    endless = EndlessAnswer()
+    own = start_portal(EXTERNAL_JWT_ISSUER=ISSUER, EXTERNAL_JWT_JWKS_URL=endless.url + "/jwks.json")
+    try:
+        own.run("set-org-external-id", "--org", own.info.org_slug, "--external-id", ORG_ID)
+        started = time.monotonic()
+        assert_invalid_token(me(own.info, RSA_KEY.sign(claims("user_2ada", nested=False))), "an endless key set")
+        assert time.monotonic() - started < 4, "the answer was read until the deadline"
+        # What the sockets' buffers hold on top of the limit, not gigabytes.
+        assert endless.sent < 32 * 1024 * 1024, f"{endless.sent} bytes were read"
+        assert own.alive()
+    finally:
+        own.stop()
+        endless.stop()
 
 
 def test_a_flood_of_unknown_kids_costs_at_most_one_fetch(jwt_portal, jwks_server):

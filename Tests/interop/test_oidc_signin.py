@@ -20,6 +20,7 @@ project did not write (oidc-provider-mock 0.3.4, started here) and headless Chro
   password sign-in and API tokens keep working, fast; a provider that never answers costs the
   button a bounded wait and API tokens nothing."""
 
+import dataclasses
 import re
 import subprocess
 import time
@@ -412,9 +413,13 @@ def test_the_provider_going_down_leaves_passwords_and_tokens_working():
             provider.set_user("user_2ada", portal.email, verified=True)
             ok = signin_through_provider(portal, "user_2ada")
             assert ok.landing.status_code in (302, 303) and signed_in(portal, ok.web)
-            grant = request_device_code(portal, device_name="before-the-outage")
-            approve_by_hand(portal, grant["user_code"])
-            token = poll_for_token(portal, grant["device_code"], grant["interval"])["access_token"]
+            # Bob signs in with a password (Ada's went when the provider's sign-in took her account over).
+            bob = dataclasses.replace(portal, email="bob@example.com", password="bob's long password")
+            own.run("create-user", "--email", bob.email, "--name", "Bob", "--password", bob.password)
+            own.run("add-member", "--org", portal.org_slug, "--email", bob.email, "--role", "member")
+            grant = request_device_code(bob, device_name="before-the-outage")
+            approve_by_hand(bob, grant["user_code"])
+            token = poll_for_token(bob, grant["device_code"], grant["interval"])["access_token"]
             # A sign-in under way: the provider has sent the browser back with a code...
             web = requests.Session()
             start = web.get(portal.url("/login/oidc"), allow_redirects=False, timeout=15)
@@ -430,7 +435,7 @@ def test_the_provider_going_down_leaves_passwords_and_tokens_working():
             assert requests.get(portal.url("/healthz"), timeout=5).status_code == 200
             assert metric(portal, 'portal_identity_provider_up{provider="oidc",document="token"}') == 0
 
-            web = sign_in(portal)  # the password form still signs in
+            web = sign_in(bob)  # the password form still signs in
             assert signed_in(portal, web)
             for _ in range(5):
                 me, took = timed(lambda: get_me(portal, token))

@@ -69,8 +69,16 @@ extension Application {
     func useIdentityProviders(_ config: PortalConfig) {
         oidcProvider = config.oidc.map { OIDCProvider($0, app: self) }
         externalJWTIssuer = config.externalJWT.map { ExternalJWTIssuer($0, app: self) }
-        // The portal's only outbound requests go to these providers: none may redirect them.
+        // The portal's only outbound requests go to these providers: none may redirect them, and
+        // no answer is read past `ProviderFetch.maxBody`.
         http.client.configuration.redirectConfiguration = .disallow
+        clients.use { app in
+            BoundedHTTPClient(
+                http: app.http.client.shared,
+                eventLoop: app.eventLoopGroup.any(),
+                maxBody: ProviderFetch.maxBody
+            )
+        }
     }
 }
 

@@ -3,7 +3,7 @@ import Vapor
 
 /// The portal's only outbound HTTP: an identity provider's discovery document, keys and token
 /// endpoint, through Vapor's client (AsyncHTTPClient). Every call has a deadline, follows no
-/// redirect (`configure` turns them off) and reads at most `maxBody` bytes.
+/// redirect (`configure` turns them off) and reads at most `maxBody` bytes (`BoundedHTTPClient`).
 enum ProviderFetch {
     struct Failure: Error, CustomStringConvertible {
         let description: String
