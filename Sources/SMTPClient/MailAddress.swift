@@ -28,7 +28,7 @@ public struct MailAddress: Sendable, Equatable {
     }
 
     /// RFC 5321's mailbox, kept to what every server takes: `local@domain`, at most 254 bytes.
-    static func isValid(_ address: String) -> Bool {
+    public static func isValid(_ address: String) -> Bool {
         let forbidden = Set("<>()[]\\,;:\"@ ".utf8)
         let parts = address.split(separator: "@", omittingEmptySubsequences: false)
         guard address.utf8.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[0].utf8.count <= 64,

@@ -19,6 +19,8 @@ public enum SMTPError: Error, Sendable, Equatable, CustomStringConvertible {
     case startTLSUnavailable
     /// Credentials given and the server offers neither AUTH PLAIN nor AUTH LOGIN.
     case authenticationUnavailable
+    /// Credentials for a server reached without TLS: they are never sent in clear.
+    case credentialsWithoutTLS
     case tlsFailed(String)
 
     /// The server refused this message itself: sending it again would get the same answer.
@@ -37,6 +39,7 @@ public enum SMTPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .connectionClosed(let stage): "the server closed the connection at \(stage.rawValue)"
         case .startTLSUnavailable: "the server does not offer STARTTLS"
         case .authenticationUnavailable: "the server offers neither AUTH PLAIN nor AUTH LOGIN"
+        case .credentialsWithoutTLS: "credentials are only ever sent over TLS (smtp+starttls:// or smtps://)"
         case .tlsFailed(let reason): "TLS failed: \(reason)"
         }
     }

@@ -50,6 +50,10 @@ final class SMTPSession: Sendable {
 
     /// The greeting, EHLO (or HELO), STARTTLS and the sign-in, as the server's URL asks.
     func greet() async throws {
+        // `SMTPServer(url:)` refuses such a URL; a server built by hand is held to the same rule.
+        guard client.server.credentials == nil || client.server.security != .none else {
+            throw SMTPError.credentialsWithoutTLS
+        }
         try await expect(200..<300, during: .greeting)
         var extensions = try await hello()
         if client.server.security == .startTLS {
@@ -156,7 +160,8 @@ final class SMTPSession: Sendable {
             timedOut.withLockedValue { $0 = true }
             channel.close(promise: nil)
         }
-        defer { deadline.cancel() }
+        // Cancelled on the loop as the write completes, not when this task next runs.
+        written.futureResult.whenComplete { _ in deadline.cancel() }
         do {
             try await written.futureResult.get()
         } catch {

@@ -73,7 +73,7 @@ struct SMTPTLSTests {
         let started = ContinuousClock.now
         let quick = SMTPClient(
             server: SMTPServer(host: "localhost", port: server.port, security: .startTLS),
-            timeouts: .init(connect: .seconds(2), reply: .seconds(1)),
+            timeouts: .init(connect: .seconds(2), reply: .seconds(3)),
             tlsConfiguration: try TestCertificate.clientConfiguration()
         )
 
@@ -81,8 +81,19 @@ struct SMTPTLSTests {
             try await quick.send(Self.message, from: "portal@example.com", to: ["ada@example.com"])  // MUT
         }
         let waited = ContinuousClock.now - started
-        #expect(waited >= .seconds(1) && waited < .seconds(5))
+        #expect(waited >= .seconds(3) && waited < .seconds(10))
         #expect(server.commands.prefix(2) == ["EHLO localhost", "STARTTLS"])
+        #expect(!server.commands.contains { $0.hasPrefix("AUTH") || $0.hasPrefix("MAIL") })
+    }
+
+    @Test("credentials for a server without TLS are never sent: refused before the envelope")
+    func credentialsInClearRefused() async throws {
+        let server = try await FakeSMTPServer.start(.init(replies: ["EHLO": ["250-fake.test\r\n250 AUTH PLAIN"]]))
+        defer { Task { await server.stop() } }
+        await #expect(throws: SMTPError.credentialsWithoutTLS) {
+            // MUT
+            try await client(server, .none).send(Self.message, from: "portal@example.com", to: ["ada@example.com"])
+        }
         #expect(!server.commands.contains { $0.hasPrefix("AUTH") || $0.hasPrefix("MAIL") })
     }
 
