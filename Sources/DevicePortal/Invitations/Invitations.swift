@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import SMTPClient
 import Vapor
 
 /// Adding people to an organization by email: an account that exists becomes a member at
@@ -59,6 +60,10 @@ enum Invitations {
         _ terms: Terms,
         on tx: any Database
     ) async throws -> Created {
+        // A mailed invitation needs an address mail can go to: any other would be made, then never arrive.
+        guard terms.app.config.mail == nil || MailAddress.isValid(email) else {
+            throw AdminError.invalid("\"\(email)\" is an address mail cannot be sent to.")
+        }
         try await withdrawOpen(to: email, reason: "replaced", by: admin, at: terms.now, on: tx)
         let secret = OpaqueSecret.base64URL()
         let url = terms.baseURL + InvitationLink.path(secret)

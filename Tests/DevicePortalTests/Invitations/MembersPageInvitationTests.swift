@@ -51,6 +51,13 @@ struct MembersPageInvitationTests {
             #expect(made.status == .ok)
             #expect(made.text.contains("It is on its way to nia@example.com by email"))
             #expect(try await OutboxMessage.query(on: app.db).filter(\.$recipient == "nia@example.com").count() == 1)
+            // An address the portal takes but mail cannot go to is refused, rather than never arriving.
+            let unmailable = try await browser.post(
+                "/orgs/acme/members",
+                [("email", "a,b@example.com"), ("role", "viewer")]
+            )
+            #expect(unmailable.status == .unprocessableEntity)
+            #expect(try await Invitation.query(on: app.db).filter(\.$email == "a,b@example.com").count() == 0)
         }
         try await withPortal { app in
             let (_, browser) = try await signedIn("admin", app)
