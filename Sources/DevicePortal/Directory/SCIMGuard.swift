@@ -19,7 +19,6 @@ struct SCIMGuard: AsyncMiddleware {
         guard
             let token = try await DirectoryToken.query(on: request.db)
                 .filter(\.$tokenHash == OpaqueSecret.hash(secret))
-                .with(\.$organization)
                 .first(),
             token.revokedAt == nil
         else {
@@ -28,15 +27,15 @@ struct SCIMGuard: AsyncMiddleware {
         }
         let now = request.now
         // Written at most once a minute: the settings page shows when the directory last came by.
-        try await request.db.sql.update(DirectoryToken.schema)
-            .set("last_used_at", to: now)
-            .where("id", .equal, try token.requireID())
-            .where { $0.where("last_used_at", .is, SQLLiteral.null).orWhere("last_used_at", .lessThan, now - 60) }
-            .run()
+        if token.lastUsedAt.map({ now.timeIntervalSince($0) >= 60 }) ?? true {
+            try await request.db.sql.update(DirectoryToken.schema)
+                .set("last_used_at", to: now)
+                .where("id", .equal, try token.requireID())
+                .where { $0.where("last_used_at", .is, SQLLiteral.null).orWhere("last_used_at", .lessThan, now - 60) }
+                .run()
+        }
         request.directoryValue = Directory(
-            organizationID: try token.organization.requireID(),
-            slug: token.organization.slug,
-            defaultRole: token.organization.scimDefaultRole,
+            organizationID: token.$organization.id,
             actor: .directory(from: request),
             metrics: request.metrics
         )
@@ -47,8 +46,6 @@ struct SCIMGuard: AsyncMiddleware {
 /// The organization a SCIM request provisions, and who it is in the audit log ("directory").
 struct Directory: Sendable {
     let organizationID: UUID
-    let slug: String
-    let defaultRole: String
     let actor: AuditActor
     let metrics: PortalMetrics?
 }
