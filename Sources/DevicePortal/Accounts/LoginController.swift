@@ -129,7 +129,7 @@ enum LoginController {
             && stored != nil
     }
 
-    static func page(
+    private static func page(
         _ req: Request,
         email: String,
         next: String,

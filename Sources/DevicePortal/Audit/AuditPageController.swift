@@ -50,14 +50,15 @@ enum AuditPageController {
                 slug: organization.slug,
                 name: organization.name,
                 events: page.events.map { event in
-                    .init(
+                    let details = fields(of: event)
+                    return .init(
                         occurredAt: ShownDate(event.occurredAt, now: req.now),
                         kind: event.kind.rawValue,
                         actor: event.actor,
                         subject: event.subject,
                         ip: event.ip,
-                        details: fields(of: event),
-                        hasDetails: !fields(of: event).isEmpty
+                        details: details,
+                        hasDetails: !details.isEmpty
                     )
                 },
                 isEmpty: page.events.isEmpty,

@@ -56,8 +56,8 @@ struct ShownDate: Encodable, Sendable, Equatable {
 
 /// Words that agree with their numbers.
 enum Wording {
-    /// "1 device", "2 devices", "0 devices"; `plural` where adding an "s" is wrong.
-    static func count(_ number: Int, _ singular: String, _ plural: String? = nil) -> String {
-        "\(number) \(number == 1 ? singular : plural ?? singular + "s")"
+    /// "1 device", "2 devices", "0 devices".
+    static func count(_ number: Int, _ singular: String) -> String {
+        "\(number) \(number == 1 ? singular : singular + "s")"
     }
 }
