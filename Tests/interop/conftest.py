@@ -27,10 +27,9 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import pytest
-import requests
 from aiosmtpd.controller import Controller
 
-from portal_helpers import Portal
+from portal_helpers import Portal, answers_200
 
 ROOT = Path(__file__).resolve().parents[2]
 # Settings from the contract that a developer's shell could carry; the tests set their own.
@@ -189,12 +188,9 @@ class Server:
             if self.process.poll() is not None:
                 pytest.fail(f"portal serve on {self.base_url} exited with {self.process.returncode}:\n"
                             f"{self.log_tail()}")
-            try:
-                if requests.get(self.base_url + pending[0], timeout=2).status_code == 200:
-                    pending.pop(0)
-                    continue
-            except requests.ConnectionError:
-                pass
+            if answers_200(self.base_url + pending[0]):
+                pending.pop(0)
+                continue
             time.sleep(0.1)
         if pending:
             pytest.fail(f"{self.base_url}{pending[0]} not 200 after {timeout}s:\n{self.log_tail()}")

@@ -32,7 +32,7 @@ import pytest
 import requests
 
 from conftest import ROOT, Server, _free_port, _portal_bin, _portal_info, _seed, portal_env
-from portal_helpers import Portal
+from portal_helpers import Portal, answers_200
 
 
 class ProviderMock:
@@ -55,11 +55,8 @@ class ProviderMock:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.require_alive()
-            try:
-                if requests.get(self.issuer + "/.well-known/openid-configuration", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
+            if answers_200(self.issuer + "/.well-known/openid-configuration"):
+                return
             time.sleep(0.2)
         pytest.fail(f"oidc-provider-mock not ready after {timeout}s:\n{self.log_tail()}")
 

@@ -41,6 +41,15 @@ class _Inputs(HTMLParser):
             self.fields.setdefault(attrs["name"], []).append(attrs.get("value") or "")
 
 
+def answers_200(url: str, timeout: float = 2) -> bool:
+    """For readiness waits: whether `url` answers 200 now. A refused connection or a slow answer
+    (a busy machine at start-up) is "not yet", for the caller to try again until its deadline."""
+    try:
+        return requests.get(url, timeout=timeout).status_code == 200
+    except (requests.ConnectionError, requests.Timeout):
+        return False
+
+
 def form_inputs(html: str) -> dict:
     """{name: [values]} for every named <input> in the page."""
     parser = _Inputs()

@@ -30,7 +30,7 @@ import pytest
 import requests
 
 from conftest import _free_port, _portal_info, portal_env
-from portal_helpers import approve_by_hand, csrf_of, get_me, poll_once, request_device_code, sign_in
+from portal_helpers import answers_200, approve_by_hand, csrf_of, get_me, poll_once, request_device_code, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES: dict = {}
@@ -112,11 +112,8 @@ class Installed:
             while True:
                 assert self.process.poll() is None, f"portal serve exited:\n{log.read_text()[-3000:]}"
                 assert time.monotonic() < deadline, f"{path} not ready:\n{log.read_text()[-3000:]}"
-                try:
-                    if requests.get(self.url + path, timeout=2).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
+                if answers_200(self.url + path):
+                    break
                 time.sleep(0.1)
 
     def stop(self) -> int:
