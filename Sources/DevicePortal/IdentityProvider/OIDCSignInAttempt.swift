@@ -38,15 +38,11 @@ final class OIDCSignInAttempt: Model, @unchecked Sendable {
     /// Takes the attempt that `state` names out of the table: of two callbacks with one
     /// `state`, only the one whose delete removed the row goes on.
     static func claim(state: String, on db: any Database) async throws -> OIDCSignInAttempt? {
-        let hash = OpaqueSecret.hash(state)
-        guard let attempt = try await OIDCSignInAttempt.query(on: db).filter(\.$stateHash == hash).first() else {
-            return nil
-        }
-        let deleted = try await db.sql.delete(from: schema)
-            .where("id", .equal, try attempt.requireID())
-            .returning("id")
-            .all()
-        return deleted.isEmpty ? nil : attempt
+        try await db.sql.delete(from: schema)
+            .where("state_hash", .equal, OpaqueSecret.hash(state))
+            .returning(SQLLiteral.all)
+            .first()?
+            .decode(fluentModel: OIDCSignInAttempt.self)
     }
 }
 

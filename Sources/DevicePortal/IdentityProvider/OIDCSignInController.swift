@@ -32,7 +32,8 @@ enum OIDCSignInController {
             )
         }
         // Fetched afresh: a person is sent to the provider only while it answers.
-        let discovery = try await Self.discovery(provider, req, fresh: true)
+        let discovery: DiscoveryDocument
+        do { discovery = try await Self.discovery(provider, req, fresh: true) } catch { throw error.page }
         guard let authorizationEndpoint = discovery.authorizationEndpoint,
             var url = URLComponents(string: authorizationEndpoint)
         else { throw SignInFailure.providerUnreachable.page }
@@ -153,12 +154,12 @@ enum OIDCSignInController {
         _ provider: OIDCProvider,
         _ req: Request,
         fresh: Bool = false
-    ) async throws -> DiscoveryDocument {
+    ) async throws(SignInFailure) -> DiscoveryDocument {
         do {
             return try await provider.discovery.document(at: req.now, app: req.application, fresh: fresh)
         } catch {
             req.logger.warning("the OpenID Connect provider is unreachable", metadata: ["error": .string("\(error)")])
-            throw SignInFailure.providerUnreachable.page
+            throw SignInFailure.providerUnreachable
         }
     }
 

@@ -18,7 +18,7 @@ extension PortalMetrics {
 
     /// Why the guard refused a company session JWT (a closed set).
     enum ExternalJWTRefusal: String, CaseIterable {
-        case malformed, algorithm, signature, issuer, audience, expired, nonce
+        case malformed, algorithm, signature, issuer, audience, expired
         case unknownKey = "unknown_key"
         case keysUnavailable = "keys_unavailable"
         case authorizedParty = "authorized_party"

@@ -31,6 +31,7 @@ final class FakeIdentityProvider: Sendable {
         var fetches: [String: Int] = [:]
         var down = false
         var brokenKeys = false
+        var announcedIssuer = issuer
         var lastTokenRequest: String?
     }
 
@@ -58,6 +59,9 @@ final class FakeIdentityProvider: Sendable {
 
     /// Also publishes keys no one can read: an RSA key without its modulus, an EC point off its curve.
     func publishBrokenKeys() { state.withLockedValue { $0.brokenKeys = true } }
+
+    /// Makes the discovery document name another issuer than the one it is fetched for.
+    func announceIssuer(_ issuer: String) { state.withLockedValue { $0.announcedIssuer = issuer } }
 
     /// Installs this provider as the application's HTTP client.
     func install(in app: Application) {
@@ -125,7 +129,7 @@ final class FakeIdentityProvider: Sendable {
         switch path {
         case "/.well-known/openid-configuration":
             return json([
-                "issuer": .string(Self.issuer),
+                "issuer": .string(state.withLockedValue(\.announcedIssuer)),
                 "authorization_endpoint": .string(Self.issuer + "/authorize"),
                 "token_endpoint": .string(Self.issuer + "/token"),
                 "jwks_uri": .string(Self.issuer + "/jwks"),

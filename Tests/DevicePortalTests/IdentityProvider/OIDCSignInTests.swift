@@ -130,21 +130,32 @@ struct OIDCSignInTests {
     func stateIsSingleUseAndBound() async throws {
         try await withProvider { app, provider in
             try await Fixtures(app: app).standardCast()
+            // A replay by someone who copied the browser's cookie too: the state was used.
             let browser = Browser(app: app)
-            let (callback, first) = try await signIn(browser, provider)
-            #expect(first.status == .seeOther)
-            let replay = try await Browser(app: app).get(callback)
-            #expect(replay.status == .badRequest)
-            #expect(replay.text.contains("not started in this browser"))
-
-            let victim = Browser(app: app)
-            let start = try await victim.get("/login/oidc")
+            let start = try await browser.get("/login/oidc")
+            let copied = Browser(app: app)
+            copied.cookies = browser.cookies
             let (code, state) = try provider.approve(
                 authorizationURL: try #require(start.headers.first(name: .location)),
                 claims: FakeIdentityProvider.claims()
             )
+            let callback = "/login/oidc/callback?code=\(code)&state=\(FormEncoding.escape(state))"
+            #expect(try await browser.get(callback).status == .seeOther)
+            let replay = try await copied.get(callback)
+            #expect(replay.status == .badRequest)
+            #expect(replay.text.contains("not started in this browser"))
+            #expect(copied.cookies[SessionCookie.name] == nil)
+            let replayFailure = try await AuditEvent.query(on: app.db).filter(\.$kind == .signInFailed).first()
+            #expect(replayFailure?.details == #"{"method":"oidc","reason":"bad_state"}"#)
+
+            let victim = Browser(app: app)
+            let victimStart = try await victim.get("/login/oidc")
+            let (victimCode, victimState) = try provider.approve(
+                authorizationURL: try #require(victimStart.headers.first(name: .location)),
+                claims: FakeIdentityProvider.claims()
+            )
             let attacker = Browser(app: app)
-            let foreign = try await attacker.get("/login/oidc/callback?code=\(code)&state=\(state)")
+            let foreign = try await attacker.get("/login/oidc/callback?code=\(victimCode)&state=\(victimState)")
             #expect(foreign.status == .badRequest)
             #expect(attacker.cookies[SessionCookie.name] == nil)
 
@@ -185,6 +196,7 @@ struct OIDCSignInTests {
         ("another nonce", "bad_id_token_nonce"), ("another audience", "bad_id_token_audience"),
         ("another issuer", "bad_id_token_issuer"), ("expired", "bad_id_token_expired"),
         ("azp of another client", "bad_id_token_authorized_party"), ("no nonce", "bad_id_token_nonce"),
+        ("no iat", "bad_id_token_malformed"),
     ]
 
     @Test("an ID token for another sign-in, audience, issuer or time signs nobody in", arguments: badTokens)
@@ -201,6 +213,7 @@ struct OIDCSignInTests {
                 claims["aud"] = .array([.string(FakeIdentityProvider.clientID), .string("other")])
                 claims["azp"] = .string("other")
             case "no nonce": claims["nonce"] = .string("")
+            case "no iat": claims["iat"] = nil
             default: Issue.record("unknown case")
             }
             let browser = Browser(app: app)
@@ -252,7 +265,7 @@ struct OIDCSignInTests {
             #expect(page.status == .ok)
 
             // No password was ever set, so none signs in.
-            let byPassword = try await Browser(app: app).signIn("grace@example.com", password: "")
+            let byPassword = try await Browser(app: app).signIn("grace@example.com", password: "any password at all")
             #expect(byPassword.status == .unauthorized)
         }
         try await withProvider(autoCreate: false) { app, provider in
@@ -293,6 +306,40 @@ struct OIDCSignInTests {
             #expect(start.status == .serviceUnavailable)
             #expect(start.text.contains("cannot be reached"))
             #expect(try await Browser(app: app).signIn().status == .seeOther)
+        }
+    }
+
+    @Test("a provider whose discovery document names another issuer is unreachable: nobody is sent to it")
+    func discoveryOfAnotherIssuer() async throws {
+        try await withProvider { app, provider in
+            provider.announceIssuer("https://evil.example.com")
+            let start = try await Browser(app: app).get("/login/oidc")
+            #expect(start.status == .serviceUnavailable)
+            #expect(start.headers.first(name: .location) == nil)
+        }
+    }
+
+    @Test("a callback that reaches an instance which cannot fetch the discovery document is a page, audited")
+    func discoveryFailsAtCallback() async throws {
+        try await withProvider { app, provider in
+            try await Fixtures(app: app).standardCast()
+            let browser = Browser(app: app)
+            let start = try await browser.get("/login/oidc")
+            let (code, state) = try provider.approve(
+                authorizationURL: try #require(start.headers.first(name: .location)),
+                claims: FakeIdentityProvider.claims()
+            )
+            // Another instance: nothing cached yet, and the provider is down.
+            let settings = try #require(app.oidcProvider?.settings)
+            app.oidcProvider = OIDCProvider(settings, app: app)
+            provider.setDown(true)
+            let callback = try await browser.get(
+                "/login/oidc/callback?code=\(code)&state=\(FormEncoding.escape(state))"
+            )
+            #expect(callback.status == .serviceUnavailable)
+            #expect(browser.cookies[SessionCookie.name] == nil)
+            let failure = try await AuditEvent.query(on: app.db).filter(\.$kind == .signInFailed).first()
+            #expect(failure?.details == #"{"method":"oidc","reason":"provider_unreachable"}"#)
         }
     }
 
