@@ -123,8 +123,8 @@ enum LoginController {
 
     private static func passwordMatches(_ req: Request, user: User?, password: String) async throws -> Bool {
         guard !password.isEmpty, password.utf8.count <= Passwords.maxBytes else { return false }
-        // An account made by the identity provider has no password (an empty hash): never a match.
-        let stored = user.flatMap { $0.passwordHash.isEmpty ? nil : $0.passwordHash }
+        // An account made by the identity provider or the directory has no password: never a match.
+        let stored = user.flatMap { $0.passwordHash == User.noPassword ? nil : $0.passwordHash }
         return try await req.password.async.verify(password, created: stored ?? req.application.dummyPasswordHash)
             && stored != nil
     }

@@ -14,7 +14,12 @@ final class User: Model, @unchecked Sendable {
     /// Stored lowercased, so uniqueness ignores case.
     @Field(key: "email") var email: String
     @Field(key: "name") var name: String
+    /// `noPassword` for an account no password signs in to.
     @Field(key: "password_hash") var passwordHash: String
+
+    /// The stored "hash" of an account made by the identity provider or the directory: no
+    /// password matches it.
+    static let noPassword = ""
 
     init() {}
 

@@ -40,6 +40,17 @@ enum DirectoryProvisioning {
 
     static func record(_ userID: UUID, in directory: Directory, on db: any Database) async throws -> Record? {
         guard let user = try await User.find(userID, on: db) else { return nil }
+        return try await record(of: user, in: directory, on: db)
+    }
+
+    /// The User whose `userName` is `email` (what `filter=userName eq "…"` asks for).
+    static func record(userName email: String, in directory: Directory, on db: any Database) async throws -> Record? {
+        guard User.isValid(email: email), let user = try await User.find(email: email, on: db) else { return nil }
+        return try await record(of: user, in: directory, on: db)
+    }
+
+    private static func record(of user: User, in directory: Directory, on db: any Database) async throws -> Record? {
+        let userID = try user.requireID()
         let membership = try await Membership.find(userID: userID, organizationID: directory.organizationID, on: db)
         let row = try await DirectoryUser.find(userID: userID, organizationID: directory.organizationID, on: db)
         return makeRecord(user, membership: membership, row: row)
@@ -64,17 +75,15 @@ enum DirectoryProvisioning {
         return records.sorted { $0.email < $1.email }
     }
 
-    /// POST: the account if nobody has that email yet, the directory's record and (unless
+    /// POST: the account (with no password: the person signs in through the company's
+    /// provider) if nobody has that email yet, the directory's record and (unless
     /// `active: false`) the membership. 409 `uniqueness` when the person is already a User here.
     static func create(
         _ document: SCIMUserDocument,
         in directory: Directory,
-        unusablePasswordHash: () async throws -> String,
         on db: any Database
     ) async throws -> Record {
         let wanted = try document.validated()
-        // bcrypt is slow: hashed before the transaction, and only for a new account.
-        let hash = try await User.find(email: wanted.email, on: db) == nil ? try await unusablePasswordHash() : nil
         return try await guarded {
             try await db.transaction { tx in
                 try await MemberAdministration.lockOrganization(directory.organizationID, on: tx)
@@ -97,9 +106,8 @@ enum DirectoryProvisioning {
                     }
                     try await adoptName(wanted, of: user, in: directory, on: tx)
                 } else {
-                    guard let hash else { throw SCIMError.uniqueness("\(wanted.email) was just created; try again.") }
                     let name = wanted.accountName ?? String(wanted.email.prefix { $0 != "@" })
-                    user = User(email: wanted.email, name: name, passwordHash: hash)
+                    user = User(email: wanted.email, name: name, passwordHash: User.noPassword)
                     try await user.create(on: tx)
                 }
                 let userID = try user.requireID()

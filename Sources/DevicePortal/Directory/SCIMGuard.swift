@@ -8,11 +8,12 @@ import Vapor
 /// `WWW-Authenticate` (RFC 6750 §3.1).
 struct SCIMGuard: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        guard let header = request.headers.first(name: .authorization) else { throw SCIMError.missingToken }
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
-            throw SCIMError.invalidToken("The Authorization header must be: Bearer <directory token>.")
+        let secret: String
+        switch BearerCredential(request.headers) {
+        case .missing: throw SCIMError.missingToken
+        case .notBearer: throw SCIMError.invalidToken("The Authorization header must be: Bearer <directory token>.")
+        case .credential(let credential): secret = credential
         }
-        let secret = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
         guard DirectoryToken.isShaped(secret) else {
             throw SCIMError.invalidToken("This is not a directory token; make one in the organization's settings.")
         }

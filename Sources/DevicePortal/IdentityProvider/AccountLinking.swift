@@ -31,7 +31,7 @@ enum AccountLinking {
             } else {
                 guard provider.autoCreate else { throw SignInFailure.noAccount(email) }
                 // No password: this account signs in through the provider (or gets one later).
-                user = User(email: email, name: displayName(claims, email: email), passwordHash: "")
+                user = User(email: email, name: displayName(claims, email: email), passwordHash: User.noPassword)
                 try await user.create(on: tx)
             }
             try await LinkedIdentity(issuer: provider.issuer, subject: subject, userID: try user.requireID())
@@ -46,7 +46,7 @@ enum AccountLinking {
     /// tokens end here, once: from now on it is the provider's person's alone.
     private static func takeOver(_ account: User, on tx: any Database) async throws {
         let userID = try account.requireID()
-        account.passwordHash = ""
+        account.passwordHash = User.noPassword
         try await account.update(on: tx)
         try await WebSession.query(on: tx).filter(\.$user.$id == userID).delete()
         try await TokenRevocation.revoke(.all(userID: userID, organizationID: nil), reason: .user, audit: nil, on: tx)

@@ -25,17 +25,35 @@ struct BearerGuard: Middleware {
     }
 
     private static func credential(_ request: Request) throws -> String {
-        guard let header = request.headers.first(name: .authorization) else {
-            throw CredentialCheck.refusal(.missing, JSONError.missingCredential, request)
-        }
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+        switch BearerCredential(request.headers) {
+        case .missing: throw CredentialCheck.refusal(.missing, JSONError.missingCredential, request)
+        case .notBearer:
             throw CredentialCheck.refusal(
                 .malformed,
                 .invalidToken("The Authorization header must be: Bearer <credential>."),
                 request
             )
+        case .credential(let credential): return credential
         }
-        return header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// What `Authorization` holds (RFC 6750 §2.1; the scheme's name is case-insensitive).
+enum BearerCredential {
+    case missing
+    case notBearer
+    case credential(String)
+
+    init(_ headers: HTTPHeaders) {
+        guard let header = headers.first(name: .authorization) else {
+            self = .missing
+            return
+        }
+        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            self = .notBearer
+            return
+        }
+        self = .credential(header.dropFirst(7).trimmingCharacters(in: .whitespaces))
     }
 }
 

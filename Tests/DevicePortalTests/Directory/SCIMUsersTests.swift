@@ -37,8 +37,8 @@ struct SCIMUsersTests {
             let added = try await AuditEvent.query(on: app.db).filter(\.$kind == .memberAdded)
                 .filter(\.$subjectUserID == user.id).all()
             #expect(added.map(\.actor) == ["directory"])
-            // Nobody knows the new account's password: it cannot sign in until it gets one.
-            #expect(try !Bcrypt.verify(Fixtures.password, created: user.passwordHash))
+            // No password signs in to it: the person signs in through the company's provider.
+            #expect(user.passwordHash == User.noPassword)
         }
     }
 
@@ -124,6 +124,12 @@ struct SCIMUsersTests {
             let nobody = try await directory.call(.GET, "/Users?filter=userName%20eq%20%22zed@example.com%22")
                 .scimList()
             #expect(nobody.totalResults == 0)
+            // An account that is not a User of this directory, and a value no account can have.
+            _ = try await Fixtures(app: app).user("outsider@example.com", name: "Outsider")
+            for value in ["outsider@example.com", "a%5Cu0000@b.co"] {
+                let found = try await directory.call(.GET, "/Users?filter=userName%20eq%20%22\(value)%22").scimList()
+                #expect(found.totalResults == 0, "\(value)")
+            }
 
             _ = try await directory.call(.GET, "/Users?filter=displayName%20eq%20%22Ada%22").scimError(
                 .badRequest,
@@ -199,6 +205,13 @@ struct SCIMUsersTests {
                 contentType: "text/plain"
             )
             .scimError(.unsupportedMediaType)
+            let padding = String(repeating: "x", count: maxJSONBodyBytes)
+            _ = try await directory.call(
+                .POST,
+                "/Users",
+                json: #"{"userName": "x@example.com", "title": "\#(padding)"}"#
+            )
+            .scimError(.payloadTooLarge)
             _ = try await directory.call(.POST, "/Users", json: #"{"userName": 7}"#).scimError(
                 .badRequest,
                 "invalidValue"
