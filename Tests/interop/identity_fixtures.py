@@ -34,6 +34,10 @@ import requests
 from conftest import ROOT, Server, _free_port, _portal_bin, _portal_info, _seed, portal_env
 from portal_helpers import Portal, answers_200
 
+# "Did not wait for the provider": well under the 5-second time-out a request stuck behind a
+# provider that is down would take, and loose enough for a busy CI machine's pauses.
+NO_WAIT = 2.0
+
 
 class ProviderMock:
     """oidc-provider-mock 0.3.4 with `--require-nonce true`. Its issuer is `http://127.0.0.1:PORT`;
