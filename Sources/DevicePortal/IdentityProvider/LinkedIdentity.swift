@@ -1,6 +1,5 @@
 import Fluent
 import Foundation
-import SQLKit
 
 /// An account's identity at a provider: (issuer, `sub`). The provider's `sub` never changes
 /// for a person, unlike their email, so the link is made once and trusted after that.
@@ -53,20 +52,5 @@ struct CreateLinkedIdentities: AsyncMigration {
 
     func revert(on database: any Database) async throws {
         try await database.schema(LinkedIdentity.schema).delete()
-    }
-}
-
-/// `organizations.external_id`, unique where set. SQLite cannot add a column with a UNIQUE
-/// constraint, so the uniqueness is an index of its own (NULLs never collide in either database).
-struct AddOrganizationExternalID: AsyncMigration {
-    func prepare(on database: any Database) async throws {
-        try await database.schema(Organization.schema).field("external_id", .string).update()
-        try await database.sql.create(index: "organizations_external_id").unique()
-            .on(Organization.schema).column("external_id").run()
-    }
-
-    func revert(on database: any Database) async throws {
-        try await database.sql.drop(index: "organizations_external_id").run()
-        try await database.schema(Organization.schema).deleteField("external_id").update()
     }
 }

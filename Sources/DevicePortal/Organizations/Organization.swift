@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import SQLKit
 import Vapor
 
 final class Organization: Model, @unchecked Sendable {
@@ -67,6 +68,21 @@ struct CreateOrganizations: AsyncMigration {
 
     func revert(on database: any Database) async throws {
         try await database.schema(Organization.schema).delete()
+    }
+}
+
+/// `organizations.external_id`, unique where set. SQLite cannot add a column with a UNIQUE
+/// constraint, so the uniqueness is an index of its own (NULLs never collide in either database).
+struct AddOrganizationExternalID: AsyncMigration {
+    func prepare(on database: any Database) async throws {
+        try await database.schema(Organization.schema).field("external_id", .string).update()
+        try await database.sql.create(index: "organizations_external_id").unique()
+            .on(Organization.schema).column("external_id").run()
+    }
+
+    func revert(on database: any Database) async throws {
+        try await database.sql.drop(index: "organizations_external_id").run()
+        try await database.schema(Organization.schema).deleteField("external_id").update()
     }
 }
 
