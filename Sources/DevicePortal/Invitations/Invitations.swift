@@ -33,33 +33,36 @@ enum Invitations {
 
     /// `POST …/members`: adds an existing account, invites anyone else.
     static func addOrInvite(_ terms: Terms, by caller: Administrator, on db: any Database) async throws -> Outcome {
-        try await act(terms, caller, db) { email, role, admin, tx in
-            if let user = try await User.find(email: email, on: tx) {
+        try await act(terms, caller, db) { addition, tx in
+            let (email, role, admin) = (addition.email, addition.role, addition.admin)
+            if let user = addition.account {
                 try await withdrawOpen(to: email, reason: "added", by: admin, at: terms.now, on: tx)
                 let organization = try await requireOrganization(admin.organizationID, on: tx)
                 try await MemberAdministration.add(user, to: organization, as: role, by: admin, on: tx)
                 return .added(userID: try user.requireID())
             }
-            return .invited(try await create(to: email, as: role, by: admin, terms, on: tx))
+            return .invited(try await create(addition, terms, on: tx))
         }
     }
 
     /// `POST …/invitations`: always an invitation, even for an existing account (who accepts by signing in).
     static func invite(_ terms: Terms, by caller: Administrator, on db: any Database) async throws -> Created {
-        try await act(terms, caller, db) { email, role, admin, tx in
-            try await create(to: email, as: role, by: admin, terms, on: tx)
-        }
+        try await act(terms, caller, db) { addition, tx in try await create(addition, terms, on: tx) }
+    }
+
+    /// Who is being added, as `act` checked it.
+    private struct Addition: Sendable {
+        let email: String
+        let role: Role
+        let admin: Administrator
+        /// The account with that email, if there is one (not a member: `act` refused that).
+        let account: User?
     }
 
     /// Makes the invitation, in the caller's transaction. A second invitation to the same email
     /// replaces the first (whose link stops working), so "invite again" is how a lost link is resent.
-    static func create(
-        to email: String,
-        as role: Role,
-        by admin: Administrator,
-        _ terms: Terms,
-        on tx: any Database
-    ) async throws -> Created {
+    private static func create(_ addition: Addition, _ terms: Terms, on tx: any Database) async throws -> Created {
+        let (email, role, admin) = (addition.email, addition.role, addition.admin)
         // A mailed invitation needs an address mail can go to: any other would be made, then never arrive.
         guard terms.app.config.mail == nil || MailAddress.isValid(email) else {
             throw AdminError.invalid("\"\(email)\" is an address mail cannot be sent to.")
@@ -78,12 +81,11 @@ enum Invitations {
         )
         try await invitation.create(on: tx)
         invitation.$role.value = role
-        let existing = try await User.find(email: email, on: tx)
         try await AuditEvent.record(
             .memberInvited,
             by: admin.audit,
             in: admin.organizationID,
-            about: AuditSubject(userID: existing?.id, label: email),
+            about: AuditSubject(userID: addition.account?.id, label: email),
             details: ["role": role.name, "invitation_id": try invitation.requireID().uuidString],
             on: tx
         )
@@ -128,7 +130,7 @@ enum Invitations {
         _ terms: Terms,
         _ caller: Administrator,
         _ db: any Database,
-        _ body: @escaping @Sendable (String, Role, Administrator, any Database) async throws -> Result
+        _ body: @escaping @Sendable (Addition, any Database) async throws -> Result
     ) async throws -> Result {
         try caller.require(.membersManage)
         let email = User.normalize(email: terms.email)
@@ -141,12 +143,14 @@ enum Invitations {
                 throw AdminError.invalid("There is no role named \(terms.roleName.clipped(to: 40)).")
             }
             try MemberAdministration.requireMayGrant(role, admin)
-            if let user = try await User.find(email: email, on: tx),
-                try await Membership.find(userID: user.requireID(), organizationID: admin.organizationID, on: tx) != nil
+            let account = try await User.find(email: email, on: tx)
+            if let account,
+                try await Membership.find(userID: account.requireID(), organizationID: admin.organizationID, on: tx)
+                    != nil
             {
                 throw AdminError.conflict("\(email) is already a member of this organization.")
             }
-            return try await body(email, role, admin, tx)
+            return try await body(Addition(email: email, role: role, admin: admin, account: account), tx)
         }
     }
 

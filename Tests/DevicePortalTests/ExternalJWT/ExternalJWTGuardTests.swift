@@ -162,7 +162,7 @@ struct ExternalJWTGuardTests {
             case "alg none": token = Self.unsigned(header: ["alg": "none"], Self.claims(at: now))
             case "HS256 keyed with the public key":
                 let keys = JWTKeyCollection()
-                let publicPEM = try provider.currentKey.key.publicKey.pemRepresentation
+                let publicPEM = provider.currentKey.key.publicKey.pemRepresentation
                 await keys.add(
                     hmac: HMACKey(from: publicPEM),
                     digestAlgorithm: .sha256,

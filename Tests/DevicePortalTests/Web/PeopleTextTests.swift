@@ -56,7 +56,7 @@ struct PeopleTextTests {
             #expect(page.text.contains("less than a minute") && page.text.contains("in 3 months"))
             #expect(page.text.contains(#"<time datetime=""#))
             #expect(readable(page.text).firstMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/) == nil)
-            try await Fixtures(app: app).token(
+            _ = try await Fixtures(app: app).token(
                 for: cast.users["member"]!,
                 in: cast.acme,
                 client: try await Fixtures(app: app).client("other")
@@ -69,7 +69,7 @@ struct PeopleTextTests {
     func pluralCounts() async throws {
         try await withPortal { app in
             let cast = try await OrganizationCast.make(app)
-            try await Fixtures(app: app).token(
+            _ = try await Fixtures(app: app).token(
                 for: cast.users["viewer"]!,
                 in: cast.acme,
                 client: try await Fixtures(app: app).client("second")
