@@ -20,8 +20,8 @@ enum InvitationsAPIController {
         let body = try await req.strictJSON(NewMember.self)
         switch try await Invitations.addOrInvite(terms(body, req), by: admin, on: req.db) {
         case .added(let userID):
-            let members = try await MemberAdministration.members(of: admin.organizationID, on: req.db)
-            guard let member = members.first(where: { $0.user.id == userID }) else { throw Abort(.notFound) }
+            let added = try await MemberAdministration.members(of: admin.organizationID, only: userID, on: req.db)
+            guard let member = added.first else { throw Abort(.notFound) }
             return try await OrganizationsAPIController.MemberDTO(
                 user: member.user,
                 role: member.role,

@@ -44,25 +44,28 @@ enum MemberAdministration {
         let activeTokens: Int
     }
 
-    static func members(of organizationID: UUID, on db: any Database) async throws -> [Member] {
-        let memberships = try await Membership.query(on: db)
+    static func members(of organizationID: UUID, only userID: UUID? = nil, on db: any Database) async throws -> [Member]
+    {
+        let memberships = Membership.query(on: db)
             .filter(\.$organization.$id == organizationID)
             .join(User.self, on: \Membership.$user.$id == \User.$id)
             .join(Role.self, on: \Membership.$role.$id == \Role.$id)
             .sort(User.self, \.$email)
-            .all()
-        let live = try await APIToken.query(on: db)
+        let live = APIToken.query(on: db)
             .filter(\.$organization.$id == organizationID)
             .filter(\.$revokedAt == nil)
             .filter(\.$expiresAt > Date())
-            .all(\.$user.$id)
-        return try memberships.map { membership in
+        if let userID {
+            memberships.filter(\.$user.$id == userID)
+            live.filter(\.$user.$id == userID)
+        }
+        let liveTokens = Dictionary(try await live.all(\.$user.$id).map { ($0, 1) }, uniquingKeysWith: +)
+        return try await memberships.all().map { membership in
             let user = try membership.joined(User.self)
-            let userID = try user.requireID()
             return Member(
                 user: UserDTO(user),
                 role: try membership.joined(Role.self).name,
-                activeTokens: live.filter { $0 == userID }.count
+                activeTokens: liveTokens[try user.requireID(), default: 0]
             )
         }
     }
