@@ -35,13 +35,23 @@ struct OIDCSignInTests {
         next: String = "/settings/devices",
         claims: [String: ClaimValue] = FakeIdentityProvider.claims()
     ) async throws -> (callback: String, response: TestingHTTPResponse) {
+        let callback = try await approvedCallback(browser, provider, next: next, claims: claims)
+        return (callback, try await browser.get(callback))
+    }
+
+    /// The trip up to the provider's approval: the callback path the provider sends the browser to.
+    private func approvedCallback(
+        _ browser: Browser,
+        _ provider: FakeIdentityProvider,
+        next: String = "/settings/devices",
+        claims: [String: ClaimValue] = FakeIdentityProvider.claims()
+    ) async throws -> String {
         let start = try await browser.get("/login/oidc?next=" + FormEncoding.escape(next))
         #expect(start.status == .seeOther)
         let location = try #require(start.headers.first(name: .location))
         #expect(location.hasPrefix(FakeIdentityProvider.issuer + "/authorize?"))
         let (code, state) = try provider.approve(authorizationURL: location, claims: claims)
-        let callback = "/login/oidc/callback?code=\(code)&state=\(FormEncoding.escape(state))"
-        return (callback, try await browser.get(callback))
+        return "/login/oidc/callback?code=\(code)&state=\(FormEncoding.escape(state))"
     }
 
     @Test("the sign-in page offers the provider above the password form, or alone when passwords are off")
@@ -132,14 +142,9 @@ struct OIDCSignInTests {
             try await Fixtures(app: app).standardCast()
             // A replay by someone who copied the browser's cookie too: the state was used.
             let browser = Browser(app: app)
-            let start = try await browser.get("/login/oidc")
+            let callback = try await approvedCallback(browser, provider)
             let copied = Browser(app: app)
             copied.cookies = browser.cookies
-            let (code, state) = try provider.approve(
-                authorizationURL: try #require(start.headers.first(name: .location)),
-                claims: FakeIdentityProvider.claims()
-            )
-            let callback = "/login/oidc/callback?code=\(code)&state=\(FormEncoding.escape(state))"
             #expect(try await browser.get(callback).status == .seeOther)
             let replay = try await copied.get(callback)
             #expect(replay.status == .badRequest)
@@ -148,29 +153,18 @@ struct OIDCSignInTests {
             let replayFailure = try await AuditEvent.query(on: app.db).filter(\.$kind == .signInFailed).first()
             #expect(replayFailure?.details == #"{"method":"oidc","reason":"bad_state"}"#)
 
-            let victim = Browser(app: app)
-            let victimStart = try await victim.get("/login/oidc")
-            let (victimCode, victimState) = try provider.approve(
-                authorizationURL: try #require(victimStart.headers.first(name: .location)),
-                claims: FakeIdentityProvider.claims()
-            )
+            let victimsCallback = try await approvedCallback(Browser(app: app), provider)
             let attacker = Browser(app: app)
-            let foreign = try await attacker.get("/login/oidc/callback?code=\(victimCode)&state=\(victimState)")
+            let foreign = try await attacker.get(victimsCallback)
             #expect(foreign.status == .badRequest)
             #expect(attacker.cookies[SessionCookie.name] == nil)
 
             let slow = Browser(app: app)
             let clock = MovableClock()
             app.clock = clock
-            let late = try await slow.get("/login/oidc")
-            let (lateCode, lateState) = try provider.approve(
-                authorizationURL: try #require(late.headers.first(name: .location)),
-                claims: FakeIdentityProvider.claims()
-            )
+            let lateCallback = try await approvedCallback(slow, provider)
             clock.advance(by: OIDCSignInAttempt.lifetime + 1)
-            #expect(
-                try await slow.get("/login/oidc/callback?code=\(lateCode)&state=\(lateState)").status == .badRequest
-            )
+            #expect(try await slow.get(lateCallback).status == .badRequest)
             #expect(try await AuditEvent.query(on: app.db).filter(\.$kind == .signInFailed).count() == 3)
         }
     }
@@ -324,18 +318,12 @@ struct OIDCSignInTests {
         try await withProvider { app, provider in
             try await Fixtures(app: app).standardCast()
             let browser = Browser(app: app)
-            let start = try await browser.get("/login/oidc")
-            let (code, state) = try provider.approve(
-                authorizationURL: try #require(start.headers.first(name: .location)),
-                claims: FakeIdentityProvider.claims()
-            )
+            let approved = try await approvedCallback(browser, provider)
             // Another instance: nothing cached yet, and the provider is down.
             let settings = try #require(app.oidcProvider?.settings)
             app.oidcProvider = OIDCProvider(settings, app: app)
             provider.setDown(true)
-            let callback = try await browser.get(
-                "/login/oidc/callback?code=\(code)&state=\(FormEncoding.escape(state))"
-            )
+            let callback = try await browser.get(approved)
             #expect(callback.status == .serviceUnavailable)
             #expect(browser.cookies[SessionCookie.name] == nil)
             let failure = try await AuditEvent.query(on: app.db).filter(\.$kind == .signInFailed).first()
