@@ -44,10 +44,19 @@ class _Inputs(HTMLParser):
 def answers_200(url: str, timeout: float = 2) -> bool:
     """For readiness waits: whether `url` answers 200 now. A refused connection or a slow answer
     (a busy machine at start-up) is "not yet", for the caller to try again until its deadline."""
+    return _status(url, timeout) == 200
+
+
+def answers_at_all(url: str, timeout: float = 2) -> bool:
+    """For readiness waits on a proxy, whose answers depend on what is behind it."""
+    return _status(url, timeout) is not None
+
+
+def _status(url: str, timeout: float) -> int | None:
     try:
-        return requests.get(url, timeout=timeout).status_code == 200
+        return requests.get(url, timeout=timeout).status_code
     except (requests.ConnectionError, requests.Timeout):
-        return False
+        return None
 
 
 def form_inputs(html: str) -> dict:

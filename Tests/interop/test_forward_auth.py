@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from conftest import ROOT, _free_ports
-from portal_helpers import approve_by_hand, poll_for_token, request_device_code
+from portal_helpers import answers_at_all, approve_by_hand, poll_for_token, request_device_code
 
 IDENTITY = ("X-Portal-User-Id", "X-Portal-User-Email", "X-Portal-Org-Id", "X-Portal-Org-Slug", "X-Portal-Role",
             "X-Portal-Permissions", "X-Portal-Credential")
@@ -116,12 +116,10 @@ def proxy(portal):
                              capture_output=True, text=True, timeout=30)
     assert started.returncode == 0, f"nginx did not start:\n{started.stderr}"
     base = f"http://127.0.0.1:{port}"
-    for _ in range(50):
-        try:
-            requests.get(base + "/", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    deadline = time.monotonic() + 30
+    while not answers_at_all(base + "/"):
+        assert time.monotonic() < deadline, f"nginx on {base} did not answer in 30 s"
+        time.sleep(0.1)
     try:
         yield base, upstream
     finally:
