@@ -13,6 +13,9 @@ enum DirectoryTokensPageController {
         }
 
         let baseURL: String
+        /// Without sign-in through the company's provider, the accounts a directory makes (no
+        /// password) cannot sign in: the page says so.
+        let accountsCannotSignIn: Bool
         let defaultRole: String
         let roles: [String]
         let tokens: [Row]
@@ -29,6 +32,7 @@ enum DirectoryTokensPageController {
         let roles = try await RoleAdministration.roles(of: admin.organizationID, on: req.db)
         return Section(
             baseURL: req.application.publicBaseURL + "/scim/v2",
+            accountsCannotSignIn: req.application.oidcProvider == nil,
             defaultRole: organization.scimDefaultRole,
             roles: roles.map(\.name).filter { $0 != BuiltInRole.owner.rawValue },
             tokens: try await DirectoryTokens.list(by: admin, on: req.db).map {

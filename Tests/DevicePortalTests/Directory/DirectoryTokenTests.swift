@@ -148,6 +148,8 @@ struct DirectoryTokenTests {
             let page = try await browser.get("/orgs/acme/settings")
             #expect(page.text.contains("name=\"scim_default_role\"") && page.text.contains("/scim/v2"))
             #expect(page.text.contains("No directory token yet."))
+            // No OIDC_ISSUER here: the accounts a directory makes could not sign in.
+            #expect(page.text.contains("cannot sign in until it does"))
 
             let made = try await browser.post("/orgs/acme/settings/scim-tokens", [])  // MUT
             #expect(made.status == .ok)
@@ -167,6 +169,23 @@ struct DirectoryTokenTests {
             )
             #expect(saved.status == .seeOther)
             #expect(try await Organization.find(slug: "acme", on: app.db)?.scimDefaultRole == "viewer")
+        }
+    }
+
+    @Test(
+        "with sign-in through the company's provider, the settings page has no warning about the directory's accounts"
+    )
+    func noWarningWithProvider() async throws {
+        try await withPortal({
+            $0.oidc = OIDCSettings(issuer: FakeIdentityProvider.issuer, clientID: FakeIdentityProvider.clientID)
+        }) { app in
+            FakeIdentityProvider().install(in: app)
+            _ = try await Fixtures(app: app).standardCast(role: "owner")
+            let browser = Browser(app: app)
+            try await browser.signIn()
+            let page = try await browser.get("/orgs/acme/settings")
+            #expect(page.text.contains("Company directory (SCIM)"))
+            #expect(!page.text.contains("cannot sign in until it does"))
         }
     }
 }
