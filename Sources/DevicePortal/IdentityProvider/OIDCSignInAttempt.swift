@@ -35,11 +35,13 @@ final class OIDCSignInAttempt: Model, @unchecked Sendable {
         self.expiresAt = expiresAt
     }
 
-    /// Takes the attempt that `state` names out of the table: of two callbacks with one
-    /// `state`, only the one whose delete removed the row goes on.
-    static func claim(state: String, on db: any Database) async throws -> OIDCSignInAttempt? {
+    /// Takes the attempt that `state` names out of the table, when `browser` (the cookie's
+    /// value) is the one that started it: of two callbacks with one `state`, only the one whose
+    /// delete removed the row goes on, and a `state` brought by another browser uses nothing up.
+    static func claim(state: String, browser: String, on db: any Database) async throws -> OIDCSignInAttempt? {
         try await db.sql.delete(from: schema)
             .where("state_hash", .equal, OpaqueSecret.hash(state))
+            .where("browser_hash", .equal, OpaqueSecret.hash(browser))
             .returning(SQLLiteral.all)
             .first()?
             .decode(fluentModel: OIDCSignInAttempt.self)

@@ -134,14 +134,12 @@ enum OIDCSignInController {
 
     /// The attempt `state` names, if this browser started it and it has not expired.
     private static func claimAttempt(_ req: Request) async throws -> OIDCSignInAttempt {
-        guard let state = req.query[String.self, at: "state"], state.fits(200), !state.containsControlCharacters,
-            let attempt = try await OIDCSignInAttempt.claim(state: state, on: req.db)
-        else { throw SignInFailure.badState }
         let browser = req.cookies[cookieName(https: req.application.servesHTTPS)]?.string ?? ""
-        guard OpaqueSecret.constantTimeEquals(OpaqueSecret.hash(browser), attempt.browserHash) else {
-            throw SignInFailure.badState
-        }
-        guard attempt.expiresAt > req.now else { throw SignInFailure.badState }
+        guard let state = req.query[String.self, at: "state"], state.fits(200), !state.containsControlCharacters,
+            !browser.isEmpty, browser.fits(200),
+            let attempt = try await OIDCSignInAttempt.claim(state: state, browser: browser, on: req.db),
+            attempt.expiresAt > req.now
+        else { throw SignInFailure.badState }
         return attempt
     }
 

@@ -153,11 +153,15 @@ struct OIDCSignInTests {
             let replayFailure = try await AuditEvent.query(on: app.db).filter(\.$kind == .signInFailed).first()
             #expect(replayFailure?.details == #"{"method":"oidc","reason":"bad_state"}"#)
 
-            let victimsCallback = try await approvedCallback(Browser(app: app), provider)
+            let victim = Browser(app: app)
+            let victimsCallback = try await approvedCallback(victim, provider)
             let attacker = Browser(app: app)
+            _ = try await attacker.get("/login/oidc")  // a cookie of its own
             let foreign = try await attacker.get(victimsCallback)
             #expect(foreign.status == .badRequest)
             #expect(attacker.cookies[SessionCookie.name] == nil)
+            // The other browser used nothing up: the person's own callback still signs them in.
+            #expect(try await victim.get(victimsCallback).status == .seeOther)
 
             let slow = Browser(app: app)
             let clock = MovableClock()
